@@ -1,0 +1,105 @@
+"""Model bundles on disk: a directory with the artifacts and a manifest that hashes each of them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from prediction_core.exceptions import BundleError, BundleIntegrityError
+from prediction_core.schema import InputSchema
+
+BUNDLE_FORMAT = "twinserve-bundle/1"
+MANIFEST_NAME = "manifest.json"
+SKLEARN_FILE = "model.joblib"
+ONNX_FILE = "model.onnx"
+# Which artifact each runtime loads. A runtime is offered only when its file is in the manifest.
+RUNTIME_FILES = {"sklearn": SKLEARN_FILE, "onnx": ONNX_FILE}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_bundle(out_dir: Path, *, artifacts: dict[str, bytes], manifest: dict[str, Any]) -> Path:
+    """Write artifacts and a manifest listing their SHA-256; the manifest is written last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (SKLEARN_FILE, ONNX_FILE):
+        if stale not in artifacts and (out_dir / stale).exists():
+            (out_dir / stale).unlink()  # an old artifact the new manifest does not vouch for
+    files: dict[str, dict[str, Any]] = {}
+    for name, data in sorted(artifacts.items()):
+        (out_dir / name).write_bytes(data)
+        files[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+    manifest = {**manifest, "format": BUNDLE_FORMAT, "files": files}
+    tmp = out_dir / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out_dir / MANIFEST_NAME)
+    return out_dir
+
+
+def read_manifest(bundle_dir: Path | str) -> dict[str, Any]:
+    """Read and sanity-check manifest.json (plain JSON: safe to read before any verification)."""
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / MANIFEST_NAME
+    if not bundle_dir.is_dir():
+        raise BundleError(f"bundle directory {str(bundle_dir)!r} does not exist "
+                          "(create one with `twinserve train` or `twinserve import`)")
+    if not path.is_file():
+        raise BundleIntegrityError(f"{path}: manifest.json is missing; this is not a twinserve bundle",
+                                   file=MANIFEST_NAME)
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BundleError(f"{path}: format {found!r} is not {BUNDLE_FORMAT!r}")
+    for key in ("name", "version", "classes", "input_schema", "files"):
+        if key not in manifest:
+            raise BundleError(f"{path}: required key {key!r} is missing")
+    return manifest
+
+
+def manifest_schema(manifest: dict[str, Any]) -> InputSchema:
+    return InputSchema.from_dict(manifest["input_schema"], where="manifest.input_schema")
+
+
+def verify_file(bundle_dir: Path, manifest: dict[str, Any], name: str) -> bytes:
+    """Return a file's bytes after checking them against the manifest; never returns unchecked bytes.
+
+    A pickle runs code when it is loaded, so the hash is checked on the very bytes that are then
+    deserialised (no second read that could see a different file).
+    """
+    entry = manifest["files"].get(name)
+    if entry is None:
+        raise BundleIntegrityError(f"{name}: not listed in {MANIFEST_NAME}", file=name)
+    path = bundle_dir / name
+    if not path.is_file():
+        raise BundleIntegrityError(f"{name}: listed in {MANIFEST_NAME} but missing from {bundle_dir}", file=name)
+    data = path.read_bytes()
+    actual = sha256_bytes(data)
+    if actual != entry["sha256"]:
+        raise BundleIntegrityError(
+            f"{name}: SHA-256 {actual[:16]}… does not match the manifest's {entry['sha256'][:16]}…; "
+            "the file was changed after the bundle was made, so it is not loaded",
+            file=name,
+        )
+    return data
+
+
+def verify_bundle(bundle_dir: Path | str, manifest: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Check every file the manifest lists; return their verified bytes by name."""
+    bundle_dir = Path(bundle_dir)
+    manifest = manifest or read_manifest(bundle_dir)
+    return {name: verify_file(bundle_dir, manifest, name) for name in sorted(manifest["files"])}

@@ -1,0 +1,106 @@
+"""Convert a fitted scikit-learn pipeline to ONNX and check that both runtimes agree.
+
+Used at training time only. A model that does not convert, or converts but disagrees with
+scikit-learn, leaves the bundle sklearn-only with a note saying why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from prediction_core.schema import InputSchema
+
+# Largest |p_onnx - p_sklearn| accepted; ONNX computes in float32, so about 1e-6 is normal.
+AGREEMENT_TOLERANCE = 1e-5
+
+
+@dataclass
+class OnnxResult:
+    data: bytes | None
+    status: str  # "converted" | "not_converted" | "disagrees"
+    reason: str = ""
+    max_abs_diff: float | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            entry["reason"] = self.reason
+        if self.max_abs_diff is not None:
+            entry["max_abs_diff_vs_sklearn"] = self.max_abs_diff
+            entry["tolerance"] = AGREEMENT_TOLERANCE
+        return entry
+
+
+def _failing_step(estimator: Any, initial: list[Any], error: Exception) -> str:
+    """Name the pipeline step skl2onnx cannot handle by converting growing prefixes of the pipeline."""
+    from skl2onnx import convert_sklearn
+    from sklearn.pipeline import Pipeline
+
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        for k, (name, step) in enumerate(steps):
+            prefix = Pipeline(steps[: k + 1])
+            options = {id(step): {"zipmap": False}} if hasattr(step, "predict_proba") else None
+            try:
+                convert_sklearn(prefix, initial_types=initial, options=options)
+            except Exception:
+                return f"step {name!r} ({type(step).__name__})"
+    match = re.search(r"<class '([\w.]+)'>", str(error))
+    return f"class {match.group(1)}" if match else type(estimator).__name__
+
+
+def _set_text_locale(model: Any) -> None:
+    # skl2onnx leaves StringNormalizer's locale unset, and onnxruntime then asks for en_US.UTF-8,
+    # which slim images (and Lambda's) may lack. C.UTF-8 ships with glibc everywhere we run.
+    from onnx import helper
+
+    for node in model.graph.node:
+        if node.op_type == "StringNormalizer" and not any(a.name == "locale" for a in node.attribute):
+            node.attribute.append(helper.make_attribute("locale", "C.UTF-8"))
+
+
+def convert(estimator: Any, schema: InputSchema, sample: np.ndarray, *, graph_name: str) -> OnnxResult:
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    except ImportError as exc:  # pragma: no cover - skl2onnx is a training dependency
+        return OnnxResult(None, "not_converted", f"skl2onnx is not installed ({exc})")
+
+    if schema.kind == "text":
+        initial = [("input", StringTensorType([None, 1]))]
+    else:
+        initial = [("input", FloatTensorType([None, len(schema.features)]))]
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    try:
+        model = convert_sklearn(estimator, initial_types=initial, options={id(final): {"zipmap": False}})
+    except Exception as exc:  # skl2onnx raises many types; all mean "this model does not convert"
+        return OnnxResult(None, "not_converted",
+                          f"skl2onnx could not convert {_failing_step(estimator, initial, exc)}: "
+                          f"{str(exc).splitlines()[0][:200]}")
+    model.graph.name = graph_name  # skl2onnx uses a random name; a fixed one keeps hashes reproducible
+    _set_text_locale(model)
+    data = model.SerializeToString()
+    return _check_agreement(estimator, data, schema, sample)
+
+
+def _check_agreement(estimator: Any, data: bytes, schema: InputSchema, sample: np.ndarray) -> OnnxResult:
+    from prediction_core.runtimes import onnx_runtime
+
+    try:
+        onnx_model = onnx_runtime.load_model(data, {"input_schema": schema.to_dict()}, threads=1)
+        got = onnx_model.predict_proba(sample)
+    except Exception as exc:
+        return OnnxResult(None, "not_converted", f"onnxruntime could not run the converted model: "
+                                                 f"{str(exc).splitlines()[0][:200]}")
+    want = np.asarray(estimator.predict_proba(sample), dtype=np.float64)
+    diff = float(np.abs(got - want).max())
+    same_labels = bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
+    if diff > AGREEMENT_TOLERANCE or not same_labels:
+        return OnnxResult(None, "disagrees", f"converted, but probabilities differ from scikit-learn by "
+                                             f"{diff:.2e} (> {AGREEMENT_TOLERANCE:.0e}) on {len(sample)} rows",
+                          diff)
+    return OnnxResult(data, "converted", max_abs_diff=diff)

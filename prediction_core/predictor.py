@@ -1,0 +1,90 @@
+"""Load a bundle for one runtime and predict: validate, one vectorised call, shape the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prediction_core.bundle import RUNTIME_FILES, manifest_schema, read_manifest, verify_file
+from prediction_core.exceptions import RuntimeNotAvailableError
+from prediction_core.runtimes import RUNTIMES, Model, import_runtime
+from prediction_core.schema import InputSchema
+from prediction_core.timing import ColdStartTimings, stopwatch_ms
+
+
+class Predictor:
+    """A verified, loaded model. `predict` takes JSON-like instances and returns label + probabilities."""
+
+    def __init__(self, *, manifest: dict[str, Any], runtime: str, model: Model,
+                 timings: ColdStartTimings) -> None:
+        self.manifest = manifest
+        self.runtime = runtime
+        self.name: str = manifest["name"]
+        self.version: str = manifest["version"]
+        self.classes: list[str] = list(manifest["classes"])
+        self.schema: InputSchema = manifest_schema(manifest)
+        self.timings = timings
+        self._model = model
+        self._class_array = np.array(self.classes, dtype=object)
+
+    @property
+    def model_info(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "runtime": self.runtime}
+
+    def predict(self, instances: Any) -> list[dict[str, Any]]:
+        """Validate instances (errors name index and field) and predict them in one batch."""
+        inputs = self.schema.validate(instances)
+        if self.timings.first_predict_ms is None:
+            with stopwatch_ms() as elapsed:
+                proba = self._model.predict_proba(inputs)
+            self.timings.first_predict_ms = elapsed[0]
+        else:
+            proba = self._model.predict_proba(inputs)
+        return self._shape(proba)
+
+    def warmup(self) -> None:
+        """Run one prediction on a schema example so the first real request is not the slow one."""
+        self.predict([self.schema.example_instance()])
+
+    def _shape(self, proba: np.ndarray) -> list[dict[str, Any]]:
+        # The label is the most probable class in both runtimes, so they cannot disagree on ties.
+        labels = self._class_array[np.argmax(proba, axis=1)].tolist()
+        classes = self.classes
+        return [
+            {"label": label, "probabilities": dict(zip(classes, row, strict=True))}
+            for label, row in zip(labels, proba.tolist(), strict=True)
+        ]
+
+
+def available_runtimes(manifest: dict[str, Any]) -> list[str]:
+    return [name for name, file in RUNTIME_FILES.items() if file in manifest["files"]]
+
+
+def load(bundle: Path | str, runtime: str = "sklearn", *, threads: int = 1, warmup: bool = False) -> Predictor:
+    """Verify and load a bundle for one runtime; timings record what the cold path cost here."""
+    if runtime not in RUNTIMES:
+        raise RuntimeNotAvailableError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    bundle_dir = Path(bundle)
+    timings = ColdStartTimings()
+    with stopwatch_ms() as verify:
+        manifest = read_manifest(bundle_dir)
+        if RUNTIME_FILES[runtime] not in manifest["files"]:
+            note = manifest.get("onnx", {}).get("reason", "")
+            raise RuntimeNotAvailableError(
+                f"bundle {manifest['name']!r} has no {RUNTIME_FILES[runtime]} for runtime {runtime!r}"
+                f"{': ' + note if note else ''}; available: {', '.join(available_runtimes(manifest))}")
+        data = verify_file(bundle_dir, manifest, RUNTIME_FILES[runtime])
+    timings.verify_ms = verify[0]
+    with stopwatch_ms() as imported:
+        module = import_runtime(runtime)
+        module.preload(manifest)
+    timings.runtime_import_ms = imported[0]
+    with stopwatch_ms() as loaded:
+        model = module.load_model(data, manifest, threads=threads)
+    timings.model_load_ms = loaded[0]
+    predictor = Predictor(manifest=manifest, runtime=runtime, model=model, timings=timings)
+    if warmup:
+        predictor.warmup()
+    return predictor

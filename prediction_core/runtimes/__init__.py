@@ -1,0 +1,37 @@
+"""Runtime registry. Each runtime lives in its own module, imported only when it is asked for,
+so loading the ONNX runtime never pays for (or even imports) scikit-learn."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+import numpy as np
+
+from prediction_core.exceptions import RuntimeNotAvailableError
+
+
+class Model(Protocol):
+    """A loaded model: class probabilities for a validated input array, columns in manifest order."""
+
+    def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
+
+
+class RuntimeModule(Protocol):
+    def preload(self, manifest: dict[str, Any]) -> None: ...
+
+    def load_model(self, data: bytes, manifest: dict[str, Any], *, threads: int) -> Model: ...
+
+
+# name -> module path; adding a runtime is adding an entry and a module with load_model().
+RUNTIMES: dict[str, str] = {
+    "sklearn": "prediction_core.runtimes.sklearn_runtime",
+    "onnx": "prediction_core.runtimes.onnx_runtime",
+}
+
+
+def import_runtime(name: str) -> RuntimeModule:
+    if name not in RUNTIMES:
+        raise RuntimeNotAvailableError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
+    module: RuntimeModule = importlib.import_module(RUNTIMES[name])  # type: ignore[assignment]
+    return module

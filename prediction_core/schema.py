@@ -1,0 +1,273 @@
+"""The model's input schema and the validation every door shares."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from prediction_core.exceptions import InvalidInstancesError, SchemaError
+
+FeatureType = Literal["number", "integer", "string"]
+InputKind = Literal["tabular", "text"]
+FEATURE_TYPES: tuple[FeatureType, ...] = ("number", "integer", "string")
+INPUT_KINDS: tuple[InputKind, ...] = ("tabular", "text")
+
+# Lambda's synchronous payload limit (6 MB) caps a batch long before this does; the bound keeps
+# one request from monopolising a container worker. Every door enforces the same number.
+MAX_INSTANCES = 10_000
+# Validation stops collecting after this many problems so an error body stays small.
+MAX_REPORTED_ERRORS = 20
+
+_NUMERIC_TYPES = (int, float)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input field: its name, JSON type and allowed range or length."""
+
+    name: str
+    type: FeatureType
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        for key in ("minimum", "maximum", "max_length"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """Ordered features plus the kind of array the model takes (tabular rows or one text column)."""
+
+    features: tuple[Feature, ...]
+    kind: InputKind = "tabular"
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(f.name for f in self.features))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "features": [f.to_dict() for f in self.features]}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "schema") -> InputSchema:
+        """Build a schema from JSON data, with errors that say which entry is wrong."""
+        if not isinstance(data, Mapping):
+            raise SchemaError(f"{where}: expected an object with 'features', got {type(data).__name__}")
+        kind = data.get("kind", "tabular")
+        if kind not in INPUT_KINDS:
+            raise SchemaError(f"{where}.kind: {kind!r} is not one of {', '.join(INPUT_KINDS)}")
+        raw = data.get("features")
+        if not isinstance(raw, list) or not raw:
+            raise SchemaError(f"{where}.features: expected a non-empty list of features")
+        features = tuple(_feature_from_dict(item, f"{where}.features[{i}]") for i, item in enumerate(raw))
+        names = [f.name for f in features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SchemaError(f"{where}.features: duplicate feature names {duplicates}")
+        if kind == "text" and (len(features) != 1 or features[0].type != "string"):
+            raise SchemaError(f"{where}: a 'text' schema has exactly one feature, of type 'string'")
+        if kind == "tabular" and any(f.type == "string" for f in features):
+            raise SchemaError(f"{where}: 'tabular' schemas take number and integer features only")
+        return cls(features=features, kind=kind)
+
+    def example_instance(self) -> dict[str, Any]:
+        """A valid instance (range midpoints, a short text), used for warm-up and smoke checks."""
+        out: dict[str, Any] = {}
+        for f in self.features:
+            if f.type == "string":
+                out[f.name] = "example"
+            else:
+                lo = f.minimum if f.minimum is not None else 0.0
+                hi = f.maximum if f.maximum is not None else lo
+                mid = (lo + hi) / 2.0
+                out[f.name] = round(mid) if f.type == "integer" else mid
+        return out
+
+    def validate(self, instances: Any) -> np.ndarray:
+        """Check instances against the schema and return the model's input array.
+
+        Tabular schemas give a float64 array of shape (n, features) in schema order; text schemas
+        give an object array of n strings. Raises InvalidInstancesError naming index and field.
+        """
+        _check_batch(instances)
+        if self.kind == "text":
+            return self._validate_text(instances)
+        return self._validate_tabular(instances)
+
+    def _validate_tabular(self, instances: Sequence[Any]) -> np.ndarray:
+        names = self.names
+        expected = set(names)
+        rows: list[list[Any]] = []
+        errors = _Errors()
+        for index, inst in enumerate(instances):
+            if not isinstance(inst, Mapping):
+                errors.add(index, None, "type_error", f"instance must be an object, got {_json_type(inst)}")
+                continue
+            if inst.keys() != expected:
+                _key_errors(errors, index, inst, names, expected)
+                continue
+            row = [inst[n] for n in names]
+            # Fast path: one set of types per row instead of an isinstance call per value.
+            kinds = {type(v) for v in row}
+            if not kinds <= {int, float}:
+                for name, value in zip(names, row, strict=True):
+                    if type(value) not in _NUMERIC_TYPES:
+                        errors.add(index, name, "type_error", f"expected a number, got {_json_type(value)}")
+                continue
+            rows.append(row)
+            if errors.full:
+                break
+        errors.raise_if_any()
+        array = np.asarray(rows, dtype=np.float64)
+        self._check_values(array, instances, errors)
+        errors.raise_if_any()
+        return array
+
+    def _check_values(self, array: np.ndarray, instances: Sequence[Any], errors: _Errors) -> None:
+        bad = ~np.isfinite(array)
+        if bad.any():
+            for i, j in zip(*np.nonzero(bad), strict=True):
+                errors.add(int(i), self.names[j], "value_error", "must be a finite number (no NaN or infinity)")
+            return
+        for j, f in enumerate(self.features):
+            column = array[:, j]
+            if f.type == "integer":
+                for i in np.nonzero(column != np.floor(column))[0]:
+                    errors.add(int(i), f.name, "type_error", f"expected an integer, got {column[i]!r}")
+            if f.minimum is not None:
+                for i in np.nonzero(column < f.minimum)[0]:
+                    errors.add(int(i), f.name, "range_error", f"{column[i]!r} is below the minimum {f.minimum!r}")
+            if f.maximum is not None:
+                for i in np.nonzero(column > f.maximum)[0]:
+                    errors.add(int(i), f.name, "range_error", f"{column[i]!r} is above the maximum {f.maximum!r}")
+
+    def _validate_text(self, instances: Sequence[Any]) -> np.ndarray:
+        feature = self.features[0]
+        expected = {feature.name}
+        texts: list[str] = []
+        errors = _Errors()
+        for index, inst in enumerate(instances):
+            if not isinstance(inst, Mapping):
+                errors.add(index, None, "type_error", f"instance must be an object, got {_json_type(inst)}")
+                continue
+            if inst.keys() != expected:
+                _key_errors(errors, index, inst, self.names, expected)
+                continue
+            value = inst[feature.name]
+            if not isinstance(value, str):
+                errors.add(index, feature.name, "type_error", f"expected a string, got {_json_type(value)}")
+            elif feature.max_length is not None and len(value) > feature.max_length:
+                errors.add(index, feature.name, "range_error",
+                           f"text of {len(value)} characters exceeds max_length {feature.max_length}")
+            else:
+                texts.append(value)
+        errors.raise_if_any()
+        array = np.empty(len(texts), dtype=object)
+        array[:] = texts
+        return array
+
+
+class _Errors:
+    """Collects validation problems as {loc, type, message} and raises them together."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.total = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= MAX_REPORTED_ERRORS
+
+    def add(self, index: int, name: str | None, kind: str, message: str) -> None:
+        self.total += 1
+        if self.full:
+            return
+        loc: list[Any] = ["instances", index] if name is None else ["instances", index, name]
+        self.items.append({"loc": loc, "type": kind, "message": message})
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        first = self.items[0]
+        where = ".".join(str(p) for p in first["loc"][1:])
+        more = f" (and {self.total - 1} more)" if self.total > 1 else ""
+        raise InvalidInstancesError(f"instance {where}: {first['message']}{more}", details=self.items)
+
+
+def _check_batch(instances: Any) -> None:
+    if not isinstance(instances, list):
+        raise InvalidInstancesError(
+            f"'instances' must be a list of objects, got {_json_type(instances)}",
+            details=[{"loc": ["instances"], "type": "type_error", "message": "expected a list"}],
+        )
+    if not 1 <= len(instances) <= MAX_INSTANCES:
+        raise InvalidInstancesError(
+            f"'instances' must hold 1 to {MAX_INSTANCES} items, got {len(instances)}",
+            details=[{"loc": ["instances"], "type": "size_error",
+                      "message": f"expected 1 to {MAX_INSTANCES} items, got {len(instances)}"}],
+        )
+
+
+def _key_errors(errors: _Errors, index: int, inst: Mapping[str, Any], names: Sequence[str],
+                expected: set[str]) -> None:
+    for name in names:
+        if name not in inst:
+            errors.add(index, name, "missing", "field required")
+    for name in inst:
+        if name not in expected:
+            errors.add(index, str(name), "unknown_field", f"unknown field (expected one of {len(names)} "
+                                                          f"schema features, e.g. {names[0]!r})")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def _feature_from_dict(item: Any, where: str) -> Feature:
+    if not isinstance(item, Mapping):
+        raise SchemaError(f"{where}: expected an object with 'name' and 'type'")
+    unknown = set(item) - {"name", "type", "minimum", "maximum", "max_length"}
+    if unknown:
+        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise SchemaError(f"{where}.name: expected a non-empty string")
+    ftype = item.get("type")
+    if ftype not in FEATURE_TYPES:
+        raise SchemaError(f"{where}.type: {ftype!r} is not one of {', '.join(FEATURE_TYPES)}")
+    bounds: dict[str, float | None] = {}
+    for key in ("minimum", "maximum"):
+        value = item.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMERIC_TYPES)
+                                  or not math.isfinite(value)):
+            raise SchemaError(f"{where}.{key}: expected a finite number")
+        bounds[key] = value
+    lo, hi = bounds["minimum"], bounds["maximum"]
+    if lo is not None and hi is not None and lo > hi:
+        raise SchemaError(f"{where}: minimum {lo} is above maximum {hi}")
+    max_length = item.get("max_length")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise SchemaError(f"{where}.max_length: expected a positive integer")
+    return Feature(name=name, type=ftype, minimum=lo, maximum=hi, max_length=max_length)

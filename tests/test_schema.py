@@ -1,0 +1,111 @@
+"""Every validation rule rejects bad input with a message that names the instance and the field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from prediction_core import MAX_INSTANCES, Feature, InputSchema, InvalidInstancesError, SchemaError
+
+SCHEMA = InputSchema(features=(
+    Feature("radius", "number", minimum=0.0, maximum=50.0),
+    Feature("count", "integer", minimum=0, maximum=10),
+))
+TEXT = InputSchema(features=(Feature("text", "string", max_length=20),), kind="text")
+GOOD = {"radius": 12.5, "count": 3}
+
+
+def rejected(schema: InputSchema, instances: Any) -> InvalidInstancesError:
+    with pytest.raises(InvalidInstancesError) as info:
+        schema.validate(instances)
+    return info.value
+
+
+def test_valid_rows_become_a_float_array_in_schema_order() -> None:
+    array = SCHEMA.validate([{"count": 1, "radius": 2.0}, GOOD])
+    assert array.dtype == np.float64
+    assert array.tolist() == [[2.0, 1.0], [12.5, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("instance", "field", "kind"),
+    [
+        ({"radius": 1.0}, "count", "missing"),
+        ({**GOOD, "colour": 1}, "colour", "unknown_field"),
+        ({**GOOD, "radius": "12.5"}, "radius", "type_error"),
+        ({**GOOD, "radius": True}, "radius", "type_error"),
+        ({**GOOD, "radius": None}, "radius", "type_error"),
+        ({**GOOD, "radius": [1.0]}, "radius", "type_error"),
+        ({**GOOD, "radius": math.nan}, "radius", "value_error"),
+        ({**GOOD, "radius": math.inf}, "radius", "value_error"),
+        ({**GOOD, "radius": -0.5}, "radius", "range_error"),
+        ({**GOOD, "radius": 50.01}, "radius", "range_error"),
+        ({**GOOD, "count": 2.5}, "count", "type_error"),
+    ],
+)
+def test_each_rule_names_index_and_field(instance: dict[str, Any], field: str, kind: str) -> None:
+    error = rejected(SCHEMA, [GOOD, instance])
+    assert f"instance 1.{field}:" in error.message
+    assert error.details[0]["loc"] == ["instances", 1, field]
+    assert error.details[0]["type"] == kind
+
+
+def test_instance_that_is_not_an_object_is_named() -> None:
+    error = rejected(SCHEMA, [GOOD, GOOD, [1, 2]])
+    assert error.details[0]["loc"] == ["instances", 2]
+    assert "must be an object, got array" in error.message
+
+
+@pytest.mark.parametrize("batch", [[], {"radius": 1}, "rows", None])
+def test_batch_must_be_a_non_empty_list(batch: Any) -> None:
+    error = rejected(SCHEMA, batch)
+    assert error.details[0]["loc"] == ["instances"]
+
+
+def test_batch_over_the_limit_is_refused_before_any_row_is_read() -> None:
+    error = rejected(SCHEMA, [GOOD] * (MAX_INSTANCES + 1))
+    assert f"1 to {MAX_INSTANCES} items, got {MAX_INSTANCES + 1}" in error.message
+    assert len(SCHEMA.validate([GOOD] * MAX_INSTANCES)) == MAX_INSTANCES
+
+
+def test_many_problems_are_counted_but_the_body_stays_small() -> None:
+    error = rejected(SCHEMA, [{**GOOD, "radius": -1.0}] * 500)
+    assert len(error.details) == 20
+    assert "(and 499 more)" in error.message
+
+
+def test_text_rules() -> None:
+    assert TEXT.validate([{"text": "fine"}]).tolist() == ["fine"]
+    assert rejected(TEXT, [{"text": 3}]).details[0]["loc"] == ["instances", 0, "text"]
+    assert rejected(TEXT, [{"text": "x" * 21}]).details[0]["type"] == "range_error"
+    assert rejected(TEXT, [{"body": "x"}]).details[0]["type"] == "missing"
+
+
+def test_schema_round_trips_through_json_form() -> None:
+    assert InputSchema.from_dict(SCHEMA.to_dict()) == SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"features": []}, "non-empty list"),
+        ({"features": [{"name": "a", "type": "float"}]}, "features[0].type"),
+        ({"features": [{"name": "a", "type": "number", "minimum": 2, "maximum": 1}]}, "minimum 2 is above"),
+        ({"features": [{"name": "a", "type": "number"}, {"name": "a", "type": "number"}]}, "duplicate"),
+        ({"kind": "image", "features": [{"name": "a", "type": "number"}]}, "kind"),
+        ({"features": [{"name": "a", "type": "number", "unit": "cm"}]}, "unknown keys ['unit']"),
+        ({"kind": "text", "features": [{"name": "a", "type": "number"}]}, "exactly one feature"),
+    ],
+)
+def test_bad_schema_files_say_what_is_wrong(data: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(SchemaError, match=None) as info:
+        InputSchema.from_dict(data)
+    assert fragment in info.value.message
+
+
+def test_example_instance_is_valid() -> None:
+    assert SCHEMA.validate([SCHEMA.example_instance()]).shape == (1, 2)
+    assert TEXT.validate([TEXT.example_instance()]).shape == (1,)

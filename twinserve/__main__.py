@@ -1,0 +1,3 @@
+from twinserve.cli import main
+
+main()
