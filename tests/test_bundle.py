@@ -64,13 +64,13 @@ def test_missing_artifact_is_named(bundle_copy: Path) -> None:
     (bundle_copy / "model.onnx").unlink()
     with pytest.raises(BundleIntegrityError, match=r"model\.onnx: listed in manifest\.json but missing"):
         prediction_core.load(bundle_copy, "onnx")
-    with pytest.raises(BundleIntegrityError, match="model.onnx"):
+    with pytest.raises(BundleIntegrityError, match=r"model\.onnx"):
         verify_bundle(bundle_copy)
 
 
 def test_missing_manifest_and_missing_directory(bundle_copy: Path, tmp_path: Path) -> None:
     (bundle_copy / "manifest.json").unlink()
-    with pytest.raises(BundleIntegrityError, match="manifest.json is missing"):
+    with pytest.raises(BundleIntegrityError, match=r"manifest\.json is missing"):
         prediction_core.load(bundle_copy)
     with pytest.raises(BundleError, match="does not exist"):
         prediction_core.load(tmp_path / "nowhere")

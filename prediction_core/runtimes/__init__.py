@@ -33,5 +33,5 @@ RUNTIMES: dict[str, str] = {
 def import_runtime(name: str) -> RuntimeModule:
     if name not in RUNTIMES:
         raise RuntimeNotAvailableError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
-    module: RuntimeModule = importlib.import_module(RUNTIMES[name])  # type: ignore[assignment]
+    module: RuntimeModule = importlib.import_module(RUNTIMES[name])
     return module
