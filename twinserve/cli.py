@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinserve.commands import model
+from twinserve.commands import model, package, serve
 
 app = typer.Typer(
     name="twinserve",
@@ -17,6 +17,8 @@ app.command()(model.train)
 app.command("import")(model.import_model)
 app.command()(model.predict)
 app.command()(model.inspect)
+app.command()(serve.serve)
+app.add_typer(package.app, name="package")
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+"""OpenAPI for the service, generated from the loaded model's input schema, so clients (and
+schemathesis) see the real feature names, types and ranges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prediction_core import MAX_INSTANCES, Predictor
+
+_TYPES = {"number": "number", "integer": "integer", "string": "string"}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["type", "message", "details"], "properties": {
+        "type": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}}}},
+}
+
+
+def instance_schema(predictor: Predictor) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for f in predictor.schema.features:
+        prop: dict[str, Any] = {"type": _TYPES[f.type]}
+        if f.minimum is not None:
+            prop["minimum"] = f.minimum
+        if f.maximum is not None:
+            prop["maximum"] = f.maximum
+        if f.max_length is not None:
+            prop["maxLength"] = f.max_length
+        props[f.name] = prop
+    return {"type": "object", "properties": props, "required": list(predictor.schema.names),
+            "additionalProperties": False}
+
+
+def predict_operation(predictor: Predictor) -> dict[str, Any]:
+    """`openapi_extra` for POST /predict: the request body and every documented response."""
+    prediction = {"type": "object", "required": ["label", "probabilities"], "properties": {
+        "label": {"type": "string", "enum": predictor.classes},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
+    errors = {str(code): {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+              for code, text in [(400, "Malformed JSON or empty body"), (413, "Body over the payload limit"),
+                                 (415, "Content-Type is not application/json"),
+                                 (422, "Instances do not match the model's input schema")]}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["instances"], "additionalProperties": False,
+            "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": MAX_INSTANCES,
+                                         "items": instance_schema(predictor)}}}}}},
+        "responses": {"200": {"description": "One prediction per instance", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["predictions", "model"], "properties": {
+                "predictions": {"type": "array", "items": prediction},
+                "model": {"type": "object"}}}}}}, **errors},
+    }

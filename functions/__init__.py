@@ -1,0 +1,1 @@
+"""Lambda doors: the Powertools handler (predict/) and the FastAPI app through Mangum (asgi/)."""

@@ -1,0 +1,20 @@
+"""ASGI Lambda door: the container's very FastAPI app, run on Lambda through Mangum.
+
+lifespan="off": Mangum would run the lifespan on every invocation, so the model is loaded at
+INIT when the app is built (module scope), never per request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mangum import Mangum
+
+from container_service.main import create_app
+from container_service.settings import Settings
+
+_DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "model"
+settings = Settings(bundle=Path(os.environ.get("MODEL_BUNDLE", _DEFAULT_BUNDLE)))
+app = create_app(settings)
+handler = Mangum(app, lifespan="off")

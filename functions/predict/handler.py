@@ -1,0 +1,175 @@
+"""Native Lambda door: Powertools event handler for API Gateway HTTP API (v2), REST API (v1) and ALB.
+
+The model is loaded once, at INIT, from the bundle shipped next to this file (MODEL_BUNDLE) or
+from S3 (MODEL_URI). Routing is Powertools'; status codes and bodies come from the shared
+contract, so this door answers exactly as the container does.
+"""
+
+from __future__ import annotations
+
+import time
+
+_INIT_START = time.perf_counter()  # before the heavy imports: the INIT anatomy starts here
+
+import base64  # noqa: E402 - the timer above must run first
+import binascii  # noqa: E402
+import os  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
+
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
+from aws_lambda_powertools.event_handler import ALBResolver, APIGatewayHttpResolver, Response  # noqa: E402
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, ProxyEventType  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
+
+from prediction_core import contract  # noqa: E402
+from prediction_core.sources import load_configured  # noqa: E402
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "twinserve")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "twinserve"), service=SERVICE)
+_IMPORTS_MS = (time.perf_counter() - _INIT_START) * 1000.0
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+
+
+def _s3_client() -> Any:
+    import boto3  # only when MODEL_URI is set: boto3 costs INIT time otherwise
+
+    return boto3.client("s3")
+
+
+PREDICTOR = load_configured(
+    bundle=os.environ.get("MODEL_BUNDLE", str(Path(__file__).resolve().parent.parent.parent / "model")),
+    model_uri=os.environ.get("MODEL_URI") or None,
+    runtime=os.environ.get("MODEL_RUNTIME", "onnx"),
+    s3_client_factory=_s3_client,
+)
+MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES))
+# What INIT was made of, measured here in this environment; published once, on the first invocation.
+INIT_BREAKDOWN_MS = {
+    "HandlerImportMs": _IMPORTS_MS,
+    "RuntimeImportMs": PREDICTOR.timings.runtime_import_ms,
+    "ModelVerifyMs": PREDICTOR.timings.verify_ms,
+    "ModelLoadMs": PREDICTOR.timings.model_load_ms,
+    "FirstPredictMs": PREDICTOR.timings.first_predict_ms or 0.0,
+    "InitTotalMs": (time.perf_counter() - _INIT_START) * 1000.0,
+}
+logger.append_keys(model_name=PREDICTOR.name, model_version=PREDICTOR.version, model_runtime=PREDICTOR.runtime)
+_first_invocation = True
+
+
+class InvalidBase64Error(ValueError):
+    """An event said isBase64Encoded but its body is not base64."""
+
+
+def _raw_body(event: Any) -> bytes | None:
+    body = event.get("body")
+    if body is None:
+        return None
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidBase64Error(str(exc)) from exc
+    return body.encode("utf-8") if isinstance(body, str) else body
+
+
+def _header(event: Any, name: str) -> str | None:
+    for source in (event.get("headers"), event.get("multiValueHeaders")):
+        for key, value in (source or {}).items():
+            if key.lower() == name:
+                return value[0] if isinstance(value, list) else value
+    return None
+
+
+def _respond(result: contract.HttpResult, request_id: str) -> Response:
+    return Response(status_code=result.status, content_type="application/json",
+                    body=result.encoded().decode("utf-8"),
+                    headers={**result.headers, contract.REQUEST_ID_HEADER: request_id})
+
+
+def _register_routes(app: ApiGatewayResolver) -> ApiGatewayResolver:
+    """The same three routes on every resolver; the bodies come from the shared contract."""
+
+    def request_id() -> str:
+        incoming = _header(app.current_event.raw_event, contract.REQUEST_ID_HEADER)
+        return contract.new_request_id(incoming or getattr(app.lambda_context, "aws_request_id", None))
+
+    @app.post("/predict")
+    def predict() -> Response:
+        rid = request_id()
+        event = app.current_event.raw_event
+        try:
+            body = _raw_body(event)
+        except InvalidBase64Error as exc:
+            return _respond(contract.error_result(400, "malformed_body", f"body is not valid base64: {exc}"), rid)
+        start = time.perf_counter()
+        result = contract.handle_predict(PREDICTOR, body=body, content_type=_header(event, "content-type"),
+                                         request_id=rid, max_body_bytes=MAX_BODY_BYTES)
+        if result.status == 200:
+            metrics.add_metric(name="PredictLatency", unit=MetricUnit.Milliseconds,
+                               value=(time.perf_counter() - start) * 1000.0)
+            metrics.add_metric(name="Instances", unit=MetricUnit.Count, value=len(result.body["predictions"]))
+        return _respond(result, rid)
+
+    @app.get("/health")
+    def health() -> Response:
+        return _respond(contract.handle_health(PREDICTOR), request_id())
+
+    @app.get("/model")
+    def model() -> Response:
+        return _respond(contract.handle_model(PREDICTOR), request_id())
+
+    @app.not_found
+    def unmatched(_: Exception) -> Response:
+        event = app.current_event
+        return _respond(contract.handle_unmatched(event.http_method, event.path), request_id())
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Exception) -> Response:
+        return _respond(contract.internal_error(request_id()), request_id())
+
+    return app
+
+
+# Event sources, Mangum-style: the first whose `infer` accepts the event handles it.
+EventSource = tuple[Callable[[dict[str, Any]], bool], ApiGatewayResolver]
+EVENT_SOURCES: list[tuple[str, EventSource]] = [
+    ("alb", (lambda e: "elb" in (e.get("requestContext") or {}), _register_routes(ALBResolver()))),
+    ("http-api-v2", (lambda e: e.get("version") == "2.0", _register_routes(APIGatewayHttpResolver()))),
+    # REST API (v1) events go through the generic resolver with the v1 proxy type rather than
+    # APIGatewayRestResolver, which ignores trailing slashes (powertools #1552): "/predict/" must be
+    # a 404 here as it is in the container and on the HTTP API.
+    ("rest-api-v1", (lambda e: "httpMethod" in e,
+                     _register_routes(ApiGatewayResolver(proxy_type=ProxyEventType.APIGatewayProxyEvent)))),
+]
+
+
+def _publish_init_metrics() -> None:
+    global _first_invocation
+    if not _first_invocation:
+        return
+    _first_invocation = False
+    for name, value in INIT_BREAKDOWN_MS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _publish_init_metrics()
+    for _, (infer, app) in EVENT_SOURCES:
+        if infer(event):
+            return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes
+    logger.warning("unsupported event", extra={"keys": sorted(event)[:20]})
+    body = contract.error_body("unsupported_event", "this function answers API Gateway (HTTP API v2, REST API "
+                                                    "v1) and ALB events; invoke it through one of them")
+    return {"statusCode": 400, "headers": {"content-type": "application/json"},
+            "body": contract.HttpResult(400, body).encoded().decode()}
