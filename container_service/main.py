@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -11,8 +12,9 @@ from starlette.responses import Response
 
 from container_service.model import load_predictor
 from container_service.openapi import predict_operation
-from container_service.routers import health, predict
+from container_service.routers import health
 from container_service.routers.common import request_id, respond
+from container_service.routers.predict import HotPath, PredictEndpoint
 from container_service.settings import Settings, get_settings
 from prediction_core import Predictor, contract
 
@@ -27,7 +29,6 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     app.state.settings = settings
     app.state.predictor = predictor
     app.router.redirect_slashes = False  # "/predict/" is a 404 here as it is on API Gateway
-    app.include_router(predict.router)
     app.include_router(health.router)
     default_openapi = app.openapi
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         # built from the loaded model's input schema.
         if app.openapi_schema is None:
             spec = default_openapi()
-            spec["paths"]["/predict"]["post"].update(predict_operation(predictor))
+            spec["paths"]["/predict"] = {"post": predict_operation(predictor)}
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -59,11 +60,21 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     return app
 
 
-def __getattr__(name: str) -> FastAPI:
+def build_asgi(settings: Settings | None = None, predictor: Predictor | None = None) -> HotPath:
+    """The served ASGI app: the FastAPI app with POST /predict answered by the hot-path endpoint."""
+    app = create_app(settings, predictor)
+    endpoint = PredictEndpoint(app.state.predictor, max_body_bytes=app.state.settings.max_body_bytes)
+    # Everything allocated so far (modules, the model) lives as long as the process: move it out
+    # of the collector's reach so per-request garbage collections stay cheap.
+    gc.freeze()
+    return HotPath(app, endpoint)
+
+
+def __getattr__(name: str) -> HotPath:
     # `container_service.main:app` for gunicorn, built on first access so that importing this module
     # (tests, the Lambda ASGI door with its own settings) does not load a model by itself.
     if name == "app":
-        built = create_app()
+        built = build_asgi()
         globals()["app"] = built
         return built
     raise AttributeError(name)

@@ -42,6 +42,8 @@ def predict_operation(predictor: Predictor) -> dict[str, Any]:
                                  (415, "Content-Type is not application/json"),
                                  (422, "Instances do not match the model's input schema")]}
     return {
+        "summary": "Predict",
+        "operationId": "predict",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["instances"], "additionalProperties": False,
             "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": MAX_INSTANCES,

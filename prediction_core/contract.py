@@ -7,6 +7,7 @@ gives the same answer through every door.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ REQUEST_ID_HEADER = "x-request-id"
 ROUTES: dict[str, tuple[str, ...]] = {"/predict": ("POST",), "/health": ("GET",), "/model": ("GET",)}
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpResult:
     """What a door sends back: status, a JSON-ready body, and extra headers."""
 
@@ -40,11 +41,16 @@ class HttpResult:
         return orjson.dumps(self.body)
 
 
+# Generated ids: a random per-process prefix and a counter, unique without a uuid4 per request.
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id(incoming: str | None = None) -> str:
     """Use the caller's id (header or Lambda request id) when it is sane, else make one."""
     if incoming and len(incoming) <= 200 and incoming.isprintable():
         return incoming
-    return str(uuid.uuid4())
+    return f"{_ID_PREFIX}-{next(_ID_COUNTER)}"
 
 
 def error_body(error_type: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -122,7 +128,7 @@ def handle_predict(predictor: Predictor, *, body: bytes | None, content_type: st
     if not _is_json(content_type):
         return error_result(415, "unsupported_media_type",
                             f"Content-Type must be application/json, got {content_type or 'none'!r}")
-    if not body or not body.strip():
+    if not body or body.isspace():
         return error_result(400, "empty_body", 'request body is empty; send {"instances": [...]}')
     try:
         payload = orjson.loads(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 POSITIVE = ["great", "loved", "excellent", "wonderful", "fast", "friendly", "tasty", "perfect", "happy", "superb"]
 NEGATIVE = ["awful", "hated", "terrible", "slow", "rude", "bland", "broken", "horrible", "sad", "disappointing"]
@@ -21,3 +22,16 @@ def write_sentiment_corpus(path: Path, *, rows: int = 300, seed: int = 7) -> Pat
         lines.append(" ".join(words).capitalize() + ".\t" + str(label))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+EXPLODING_VALUE = 13.0
+
+
+def explode_on_13(x: Any) -> Any:
+    """A transformer step that fails on one value: drives the 'unexpected exception' path for real."""
+    import numpy as np
+
+    arr = np.asarray(x)
+    if (arr[:, 0] == EXPLODING_VALUE).any():
+        raise RuntimeError("boom: a bug inside the model pipeline")
+    return arr

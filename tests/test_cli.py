@@ -97,3 +97,41 @@ def test_import_command(tmp_path: Path) -> None:
     code, out, _ = invoke("predict", "-b", str(tmp_path / "b"), "--runtime", "onnx",
                           "--input", '{"instances": [{"p": 2.0, "q": 0.0}]}')
     assert code == 0 and json.loads(out)["predictions"][0]["label"] == "up"
+
+
+def test_serve_runs_the_container_entrypoint(logreg_bundle: TrainResult) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.doors import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinserve", "serve", "--bundle", str(logreg_bundle.bundle_dir),
+                             "--runtime", "onnx", "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    health = json.loads(resp.read())
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.1)
+        assert health == {"status": "ok", "model": {"name": "breast-cancer-logreg",
+                                                    "version": logreg_bundle.manifest["version"], "runtime": "onnx"}}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_serve_refuses_a_missing_bundle(tmp_path: Path) -> None:
+    code, _, err = invoke("serve", "--bundle", str(tmp_path / "nope"))
+    assert code == 2 and "does not exist" in err

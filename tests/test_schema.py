@@ -109,3 +109,40 @@ def test_bad_schema_files_say_what_is_wrong(data: dict[str, Any], fragment: str)
 def test_example_instance_is_valid() -> None:
     assert SCHEMA.validate([SCHEMA.example_instance()]).shape == (1, 2)
     assert TEXT.validate([TEXT.example_instance()]).shape == (1,)
+
+
+# --- the fast path and the detailed path agree on every input -------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from prediction_core.schema import SMALL_BATCH_ROWS  # noqa: E402
+
+UNBOUNDED = InputSchema(features=(Feature("x", "number"), Feature("n", "integer", minimum=0)))
+VALID = st.one_of(st.floats(min_value=0, max_value=50), st.integers(min_value=0, max_value=10))
+INVALID = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-5, max_value=60),
+                    st.booleans(), st.none(), st.text(max_size=2))
+# Mostly valid values, so that whole valid batches (the fast path's accept side) are common too.
+VALUES = st.one_of(VALID, VALID, VALID, VALID, VALID, VALID, VALID, VALID, VALID, INVALID)
+
+
+def _instances(names: tuple[str, ...]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    row = st.fixed_dictionaries({n: VALUES for n in names})
+    return st.lists(row, min_size=1, max_size=SMALL_BATCH_ROWS + 8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), schema=st.sampled_from([SCHEMA, UNBOUNDED]))
+def test_fast_and_detailed_validation_agree(data: st.DataObject, schema: InputSchema) -> None:
+    instances = data.draw(_instances(schema.names))
+    try:
+        detailed = schema._validate_tabular(instances)
+    except InvalidInstancesError:
+        detailed = None
+    fast = schema._fast_tabular(instances, np.float64)
+    if detailed is None:
+        assert fast is None
+        with pytest.raises(InvalidInstancesError):
+            schema.validate(instances)
+    else:
+        assert fast is not None and np.array_equal(fast, detailed)
+        assert np.array_equal(schema.validate(instances), detailed)

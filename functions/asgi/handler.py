@@ -1,4 +1,4 @@
-"""ASGI Lambda door: the container's very FastAPI app, run on Lambda through Mangum.
+"""ASGI Lambda door: the container's very ASGI app (FastAPI + the /predict hot path), through Mangum.
 
 lifespan="off": Mangum would run the lifespan on every invocation, so the model is loaded at
 INIT when the app is built (module scope), never per request.
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from mangum import Mangum
 
-from container_service.main import create_app
+from container_service.main import build_asgi
 from container_service.settings import Settings
 
 _DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "model"
 settings = Settings(bundle=Path(os.environ.get("MODEL_BUNDLE", _DEFAULT_BUNDLE)))
-app = create_app(settings)
+app = build_asgi(settings)
 handler = Mangum(app, lifespan="off")

@@ -12,7 +12,10 @@ from prediction_core.exceptions import RuntimeNotAvailableError
 
 
 class Model(Protocol):
-    """A loaded model: class probabilities for a validated input array, columns in manifest order."""
+    """A loaded model: class probabilities (float32 or float64) for a validated input array,
+    columns in manifest order. `input_dtype` is the float type it consumes for tabular input."""
+
+    input_dtype: Any
 
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
 

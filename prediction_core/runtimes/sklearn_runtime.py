@@ -13,6 +13,8 @@ from prediction_core.exceptions import BundleError
 
 
 class SklearnModel:
+    input_dtype = np.float64
+
     def __init__(self, estimator: Any) -> None:
         self._estimator = estimator
 

@@ -1,0 +1,70 @@
+"""MODEL_URI=s3://…: the bundle is fetched with boto3 (moto at the AWS boundary) and verified."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from prediction_core import BundleError, BundleIntegrityError
+from prediction_core.sources import fetch_s3_bundle, load_configured, split_s3_uri
+from prediction_core.training import TrainResult
+from tests.doors import EventDoor, Request, import_fresh, lambda_env
+
+BUCKET = "twinserve-models"
+
+
+@pytest.fixture
+def s3(logreg_bundle: TrainResult, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        for path in logreg_bundle.bundle_dir.iterdir():
+            client.put_object(Bucket=BUCKET, Key=f"models/logreg/{path.name}", Body=path.read_bytes())
+        yield client
+
+
+def test_split_uri() -> None:
+    assert split_s3_uri("s3://b/a/b/") == ("b", "a/b")
+    with pytest.raises(BundleError, match="s3://bucket/prefix"):
+        split_s3_uri("https://b/a")
+
+
+def test_fetch_downloads_only_what_the_runtime_needs(s3: object, tmp_path: Path) -> None:
+    dest = fetch_s3_bundle(f"s3://{BUCKET}/models/logreg", tmp_path, s3, runtime="onnx")  # type: ignore[arg-type]
+    assert sorted(p.name for p in dest.iterdir()) == ["manifest.json", "model.onnx"]
+    predictor = load_configured(bundle=None, model_uri=f"s3://{BUCKET}/models/logreg", runtime="onnx",
+                                s3_client_factory=lambda: s3, download_dir=tmp_path)
+    assert predictor.predict([predictor.schema.example_instance()])[0]["label"] in predictor.classes
+
+
+def test_tampered_object_in_s3_is_refused(s3: object, tmp_path: Path) -> None:
+    s3.put_object(Bucket=BUCKET, Key="models/logreg/model.joblib", Body=b"not the model")  # type: ignore[attr-defined]
+    with pytest.raises(BundleIntegrityError, match=r"model\.joblib"):
+        load_configured(bundle=None, model_uri=f"s3://{BUCKET}/models/logreg", runtime="sklearn",
+                        s3_client_factory=lambda: s3, download_dir=tmp_path)
+
+
+def test_missing_prefix_names_the_key(s3: object, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=f"cannot read s3://{BUCKET}/models/nope/manifest.json"):
+        load_configured(bundle=None, model_uri=f"s3://{BUCKET}/models/nope", runtime="onnx",
+                        s3_client_factory=lambda: s3, download_dir=tmp_path)
+
+
+def test_native_handler_loads_from_model_uri(s3: object, logreg_bundle: TrainResult, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with lambda_env(Path("/nonexistent"), "onnx"):
+        monkeypatch.setenv("MODEL_URI", f"s3://{BUCKET}/models/logreg")
+        handler = import_fresh("functions.predict.handler")
+    assert handler.PREDICTOR.version == logreg_bundle.manifest["version"]
+    door = EventDoor(handler.handler, "http-api-v2")
+    body = json.dumps({"instances": [handler.PREDICTOR.schema.example_instance()]}).encode()
+    status, _, data = door.send(Request("s3", "POST", "/predict", body))
+    assert status == 200 and data["model"]["version"] == logreg_bundle.manifest["version"]
