@@ -165,6 +165,7 @@ def _publish_init_metrics() -> None:
 @logger.inject_lambda_context(clear_state=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _publish_init_metrics()
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     for _, (infer, app) in EVENT_SOURCES:
         if infer(event):
             return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes
