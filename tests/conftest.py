@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,31 @@ def bundles(logreg_bundle: TrainResult, forest_bundle: TrainResult,
             text_bundle: TrainResult) -> dict[str, TrainResult]:
     return {"breast-cancer-logreg": logreg_bundle, "breast-cancer-forest": forest_bundle,
             "text-sentiment": text_bundle}
+
+
+def _emulator_processes() -> list[str]:
+    """Processes started by an emulator (they carry TWINSERVE_EMULATOR in their environment)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"TWINSERVE_EMULATOR=" in (proc / "environ").read_bytes():
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name}: {cmdline[:120]}")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_orphan_processes() -> Iterator[None]:
+    """The whole suite leaves no Lambda environment process behind (checked after the last test)."""
+    before = set(_emulator_processes())
+    yield
+    import time
+
+    deadline = time.monotonic() + 5
+    while (left := set(_emulator_processes()) - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"emulator processes left behind: {sorted(left)}"

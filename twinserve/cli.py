@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinserve.commands import model, package, serve
+from twinserve.commands import emulate, model, package, serve
 
 app = typer.Typer(
     name="twinserve",
@@ -19,6 +19,7 @@ app.command()(model.predict)
 app.command()(model.inspect)
 app.command()(serve.serve)
 app.add_typer(package.app, name="package")
+app.command()(emulate.emulate)
 
 
 def main() -> None:

@@ -1,0 +1,234 @@
+"""One execution environment: an awslambdaric process and the Runtime API it talks to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.emulator.httpserver import HttpServer, Request, Response, serve
+from benchmarks.emulator.sandbox import Sandbox, make_preexec
+
+API = "/2018-06-01/runtime"
+JSON = {"content-type": "application/json"}
+ACCEPTED = Response(202, b'{"status":"OK"}', dict(JSON))
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    delivered_at: float | None = None  # perf_counter when /next returned it
+    result: asyncio.Future[tuple[str, bytes, str | None]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class InitError(Exception):
+    """The runtime reported an INIT failure (POST /runtime/init/error) or exited during INIT."""
+
+    def __init__(self, error_type: str, body: bytes) -> None:
+        super().__init__(error_type)
+        self.error_type = error_type
+        self.body = body
+
+
+class ExecutionEnvironment:
+    """States: starting → idle (frozen) ⇄ busy → dead. One invocation at a time."""
+
+    def __init__(self, *, env_id: str, handler: str, package: Path, runtime_layer: Path, environ: dict[str, str],
+                 sandbox: Sandbox, function_arn: str, log: Callable[[str], None]) -> None:
+        self.env_id = env_id
+        self.handler = handler
+        self.package = package
+        self.runtime_layer = runtime_layer
+        self.environ = environ
+        self.sandbox = sandbox
+        self.function_arn = function_arn
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.server: HttpServer | None = None
+        self.state = "new"
+        self.invocations = 0
+        self.spawned_at = 0.0
+        self.ready_at: float | None = None
+        self.idle_since = time.monotonic()
+        self.frozen = False
+        self.pending: Invocation | None = None
+        self._next_waiter: asyncio.Future[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.exited: asyncio.Task[int] | None = None
+        self.in_next = asyncio.Event()  # set while the runtime waits in /next (safe to freeze)
+        self.metric_lines: list[dict[str, Any]] = []
+
+    # --- Runtime API -------------------------------------------------------------------------
+    async def _runtime_api(self, req: Request) -> Response:
+        if req.method == "GET" and req.path == f"{API}/invocation/next":
+            return await self._next()
+        parts = req.path.split("/")
+        if req.method == "POST" and req.path.startswith(f"{API}/invocation/") and len(parts) == 6:
+            request_id, kind = parts[4], parts[5]
+            inv = self.pending
+            if inv is None or inv.request_id != request_id:
+                return Response(400, b'{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}',
+                                dict(JSON))
+            if kind in ("response", "error") and not inv.result.done():
+                inv.result.set_result((kind, req.body, req.headers.get("lambda-runtime-function-error-type")))
+                return ACCEPTED
+            return Response(400, b'{"errorMessage":"invalid state","errorType":"InvalidStateTransition"}',
+                            dict(JSON))
+        if req.method == "POST" and req.path == f"{API}/init/error":
+            error_type = req.headers.get("lambda-runtime-function-error-type", "Runtime.Unknown")
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(InitError(error_type, req.body))
+            return ACCEPTED
+        return Response(404, b'{"errorMessage":"not found","errorType":"NotFound"}', dict(JSON))
+
+    async def _next(self) -> Response:
+        if self._ready is not None and not self._ready.done():
+            self.ready_at = time.perf_counter()
+            self._ready.set_result(None)
+        previous = self.pending
+        if previous is not None and previous.result.done():
+            self.pending = None
+        if self.pending is None:
+            self._next_waiter = asyncio.get_running_loop().create_future()
+            self.in_next.set()
+            try:
+                await self._next_waiter
+            finally:
+                self._next_waiter = None
+                self.in_next.clear()
+        inv = self.pending
+        assert inv is not None
+        headers = {
+            "content-type": "application/json",
+            "lambda-runtime-aws-request-id": inv.request_id,
+            "lambda-runtime-deadline-ms": str(inv.deadline_ms),
+            "lambda-runtime-invoked-function-arn": self.function_arn,
+            # awslambdaric crashes without a trace id; Lambda always sends one.
+            "lambda-runtime-trace-id": f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};"
+                                       f"Parent={os.urandom(8).hex()};Sampled=0;Lineage=1:{self.env_id}:0",
+        }
+        if inv.client_context:
+            headers["lambda-runtime-client-context"] = inv.client_context
+        if inv.cognito_identity:
+            headers["lambda-runtime-cognito-identity"] = inv.cognito_identity
+        inv.delivered_at = time.perf_counter()
+        return Response(200, inv.payload, headers)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Spawn the runtime process; `wait_ready` completes at its first /next (end of INIT)."""
+        self.server = await serve(self._runtime_api)
+        port = self.server.port
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        env = {**self.environ, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+               "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.env_id}",
+               "PYTHONPATH": f"{self.package}:{self.runtime_layer}", "_HANDLER": self.handler,
+               "LAMBDA_TASK_ROOT": str(self.package), "LAMBDA_RUNTIME_DIR": str(self.runtime_layer)}
+        self.spawned_at = time.perf_counter()
+        self.state = "starting"
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-S", "-m", "awslambdaric", self.handler, cwd=str(self.package), env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=make_preexec(self.sandbox.procs_files), start_new_session=True)  # type: ignore[arg-type]
+        self._reader = asyncio.create_task(self._read_output())
+        self.exited = asyncio.create_task(self.proc.wait())  # one watcher for the process's whole life
+
+    async def wait_ready(self, timeout_s: float) -> float:
+        """INIT duration in ms; raises TimeoutError, or InitError (reported or the process exited)."""
+        assert self._ready is not None and self.exited is not None
+        exited = self.exited
+        waiting: set[asyncio.Future[Any]] = {self._ready, exited}
+        done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if self._ready in done:
+            self._ready.result()  # raises InitError when the runtime reported one
+            assert self.ready_at is not None
+            return (self.ready_at - self.spawned_at) * 1000.0
+        if exited in done:
+            raise InitError("Runtime.ExitError", json.dumps({
+                "errorMessage": f"Runtime exited with error: exit status {exited.result()}",
+                "errorType": "Runtime.ExitError"}).encode())
+        raise TimeoutError
+
+    async def _read_output(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if text.startswith('{"_aws"'):
+                with contextlib.suppress(ValueError):
+                    self.metric_lines.append(json.loads(text))
+            self.log(text)
+
+    def deliver(self, inv: Invocation) -> None:
+        self.pending = inv
+        self.thaw()
+        if self._next_waiter is not None and not self._next_waiter.done():
+            self._next_waiter.set_result(None)
+
+    def freeze(self) -> None:
+        """SIGSTOP between invocations, as Lambda freezes idle environments."""
+        if self.proc is not None and self.proc.returncode is None and not self.frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGSTOP)
+                self.frozen = True
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGCONT)
+            self.frozen = False
+
+    async def wait_in_next(self, timeout_s: float = 5.0) -> bool:
+        """Until the runtime is back in /next after a response (then it may be frozen)."""
+        try:
+            await asyncio.wait_for(self.in_next.wait(), timeout=timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    async def destroy(self) -> None:
+        self.state = "dead"
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGCONT)
+        if self.proc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.proc.wait(), timeout=5)
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, timeout=1)
+        if self.exited is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self.exited, timeout=1)
+        if self._next_waiter is not None and not self._next_waiter.done():
+            self._next_waiter.cancel()
+        if self.server is not None:
+            await self.server.close()
+        self.sandbox.destroy()

@@ -1,0 +1,185 @@
+"""The emulator's front doors on one port.
+
+- API Gateway emulation: any HTTP request becomes an HTTP API payload v2.0 event (or a REST API
+  v1 event with `event_format="rest"`); the function's proxy response becomes the HTTP response.
+- Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations, so
+  boto3.client("lambda", endpoint_url=...).invoke(...) works against the emulator.
+
+Responses carry `x-emulator-*` headers (cold, environment, init and duration ms) for the harness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from benchmarks.emulator.httpserver import Request, Response
+from benchmarks.emulator.service import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome, LambdaService
+
+INVOKE_PREFIX = "/2015-03-31/functions/"
+# API Gateway's integration timeout (HTTP API: 30 s, fixed; REST API: 29 s by default).
+INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0}
+JSON = "application/json"
+
+
+def _json(status: int, body: dict[str, Any], **headers: str) -> Response:
+    return Response(status, json.dumps(body).encode(), {"content-type": JSON, **headers})
+
+
+class FrontDoor:
+    def __init__(self, service: LambdaService, *, event_format: str = "http",
+                 integration_timeout_s: float | None = None) -> None:
+        if event_format not in INTEGRATION_TIMEOUT_S:
+            raise ValueError(f"event format {event_format!r} is not one of http, rest")
+        self.service = service
+        self.event_format = event_format
+        self.integration_timeout_s = integration_timeout_s or INTEGRATION_TIMEOUT_S[event_format]
+        self._background: set[asyncio.Future[InvokeOutcome]] = set()
+
+    async def handle(self, req: Request) -> Response:
+        if req.path.startswith(INVOKE_PREFIX):
+            return await self._invoke_api(req)
+        return await self._api_gateway(req)
+
+    # --- API Gateway -------------------------------------------------------------------------
+    def _event(self, req: Request) -> dict[str, Any]:
+        try:
+            body: str | None = req.body.decode("utf-8") if req.body else None
+            is_b64 = False
+        except UnicodeDecodeError:
+            body, is_b64 = base64.b64encode(req.body).decode(), True
+        now = datetime.now(UTC)
+        request_id = uuid.uuid4().hex[:16]
+        source_ip = "127.0.0.1"
+        pairs = [p.partition("=") for p in req.query.split("&") if p]
+        query = {k: v for k, _, v in pairs} or None
+        if self.event_format == "http":
+            return {
+                "version": "2.0", "routeKey": "$default", "rawPath": req.path, "rawQueryString": req.query,
+                "headers": dict(req.headers), "queryStringParameters": query,
+                "requestContext": {
+                    "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
+                    "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
+                    "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+                    "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                             "userAgent": req.headers.get("user-agent", "")}},
+                "body": body, "isBase64Encoded": is_b64,
+            }
+        return {
+            "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method, "headers": dict(req.headers),
+            "multiValueHeaders": {k: [v] for k, v in req.headers.items()}, "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+            "pathParameters": {"proxy": req.path.lstrip("/")}, "stageVariables": None,
+            "requestContext": {"accountId": ACCOUNT_ID, "apiId": "local", "httpMethod": req.method,
+                               "path": "/prod" + req.path, "protocol": "HTTP/1.1", "requestId": request_id,
+                               "resourcePath": "/{proxy+}", "stage": "prod",
+                               "identity": {"sourceIp": source_ip, "userAgent": req.headers.get("user-agent", "")}},
+            "body": body, "isBase64Encoded": is_b64,
+        }
+
+    async def _api_gateway(self, req: Request) -> Response:
+        if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
+            return _json(413, {"message": "Request Entity Too Large"},
+                         **{"x-amzn-errortype": "RequestEntityTooLargeException"})
+        payload = json.dumps(self._event(req)).encode()
+        if self.service.config.timeout_s < self.integration_timeout_s:
+            # The function's own timeout ends the call first: no API Gateway timer is needed.
+            return self._proxy_response(await self.service.invoke(payload))
+        task = asyncio.ensure_future(self.service.invoke(payload))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(task), timeout=self.integration_timeout_s)
+        except TimeoutError:
+            # API Gateway gives up; the invocation itself runs on to its own timeout, as on AWS.
+            if self.event_format == "http":
+                return _json(503, {"message": "Service Unavailable"}, **{"x-emulator-limit": "integration-timeout"})
+            return _json(504, {"message": "Endpoint request timed out"}, **{"x-emulator-limit": "integration-timeout"})
+        return self._proxy_response(outcome)
+
+    def _proxy_response(self, outcome: InvokeOutcome) -> Response:
+        debug = _debug_headers(outcome)
+        if outcome.status == "throttled":
+            return _json(429, {"message": "Too Many Requests"}, **debug)
+        if outcome.status == "too_large":
+            return _json(413, {"message": "Request Entity Too Large"}, **debug)
+        if outcome.status == "function_error":
+            # HTTP API answers 500 for a failed invocation, REST API 502.
+            if self.event_format == "http":
+                return _json(500, {"message": "Internal Server Error"}, **debug)
+            return _json(502, {"message": "Internal server error"}, **debug)
+        try:
+            result = json.loads(outcome.payload)
+        except ValueError:
+            result = None
+        if not isinstance(result, dict) or "statusCode" not in result:
+            if self.event_format == "http":  # HTTP API v2 infers a 200 JSON response
+                return Response(200, outcome.payload, {"content-type": JSON, **debug})
+            return _json(502, {"message": "Internal server error"}, **debug)
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        for k, values in (result.get("multiValueHeaders") or {}).items():
+            headers.setdefault(k.lower(), ", ".join(map(str, values)))
+        headers.pop("content-length", None)
+        return Response(int(result["statusCode"]), raw, {**headers, **debug})
+
+    # --- Invoke API --------------------------------------------------------------------------
+    async def _invoke_api(self, req: Request) -> Response:
+        name = req.path[len(INVOKE_PREFIX):].split("/", 1)[0]
+        cfg = self.service.config
+        if req.method != "POST" or not req.path.endswith("/invocations"):
+            return _json(404, {"Type": "User", "message": f"Unknown operation {req.method} {req.path}"},
+                         **{"x-amzn-errortype": "UnknownOperationException"})
+        if name not in (cfg.function_name, cfg.function_arn):
+            arn_prefix = cfg.function_arn[:-len(cfg.function_name)]
+            return _json(404, {"Type": "User", "message": f"Function not found: {arn_prefix}{name}"},
+                         **{"x-amzn-errortype": "ResourceNotFoundException"})
+        if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
+            size = req.too_large or len(req.body)
+            return _json(413, {"Type": "User", "message": f"{size} byte payload is too large for the RequestResponse "
+                                                        f"invocation type (limit {SYNC_PAYLOAD_LIMIT_BYTES} bytes)"},
+                         **{"x-amzn-errortype": "RequestTooLargeException"})  # the Invoke API's name for it
+        invocation_type = req.headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return Response(204)
+        client_context = req.headers.get("x-amz-client-context")
+        if client_context:
+            client_context = base64.b64decode(client_context).decode("utf-8", "replace")
+        if invocation_type == "Event":
+            task = asyncio.ensure_future(self.service.invoke(req.body or b"{}", client_context=client_context))
+            self._background.add(task)  # keep a reference until it finishes
+            task.add_done_callback(self._background.discard)
+            return Response(202, b"", {"x-amzn-requestid": str(uuid.uuid4())})
+        outcome = await self.service.invoke(req.body or b"{}", client_context=client_context)
+        headers = {"content-type": JSON, "x-amzn-requestid": outcome.request_id, "x-amz-executed-version": "$LATEST",
+                   **_debug_headers(outcome)}
+        if outcome.status == "throttled":
+            return _json(429, {"Type": "User", "message": "Rate Exceeded.",
+                               "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+                         **{"x-amzn-errortype": "TooManyRequestsException"})
+        if outcome.function_error:
+            headers["x-amz-function-error"] = "Unhandled"
+        if req.headers.get("x-amz-log-type") == "Tail":
+            tail = "\n".join(outcome.logs).encode()[-4096:]
+            headers["x-amz-log-result"] = base64.b64encode(tail).decode()
+        return Response(200, outcome.payload, headers)
+
+
+def _debug_headers(outcome: InvokeOutcome) -> dict[str, str]:
+    headers = {"x-emulator-request-id": outcome.request_id, "x-emulator-cold": str(outcome.cold).lower()}
+    if outcome.env_id:
+        headers["x-emulator-env"] = outcome.env_id
+    if outcome.init_ms is not None:
+        headers["x-emulator-init-ms"] = f"{outcome.init_ms:.3f}"
+    if outcome.duration_ms is not None:
+        headers["x-emulator-duration-ms"] = f"{outcome.duration_ms:.3f}"
+    if outcome.function_error:
+        headers["x-emulator-function-error"] = outcome.function_error
+    if outcome.metrics:
+        headers["x-emulator-metrics"] = json.dumps(outcome.metrics, separators=(",", ":"))
+    headers["x-emulator-at"] = f"{time.time():.6f}"
+    return headers

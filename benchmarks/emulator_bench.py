@@ -1,0 +1,195 @@
+"""Emulator benchmark: what a cold start costs the prediction handler compared with hello world.
+
+For each function (a hello-world handler; the prediction handler, native door with ONNX and with
+scikit-learn; the ASGI door with both), in one run: INIT p50 over N forced cold starts
+(keep-alive 0), warm p50/p99 over sequential requests on one connection, and the emulator's own
+overhead (warm round trip through the emulator minus the same handler called in-process).
+Prints the ratios INIT(prediction)/INIT(hello world) and INIT(onnx)/INIT(sklearn).
+All figures: measured here (local emulator, CPU share as configured; see the header line).
+Run: `python -m benchmarks.emulator_bench [--cold 20] [--warm 200] [--memory-mb 1769]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.emulator.runner import EmulatorThread
+from benchmarks.emulator.service import FunctionConfig
+from benchmarks.stats import median, percentile
+
+HELLO = '''import json
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps({"ok": True})}
+'''
+VARIANTS = [("hello world", None, None), ("native / onnx", "native", "onnx"), ("native / sklearn", "native", "sklearn"),
+            ("asgi / onnx", "asgi", "onnx"), ("asgi / sklearn", "asgi", "sklearn")]
+
+
+@dataclass
+class Result:
+    init_ms: list[float]
+    warm_ms: list[float]
+    handler_ms: float | None
+    max_memory_mb: int
+
+
+def ensure_package(bundle: Path, door: str, runtime: str) -> tuple[Path, str]:
+    from twinserve.packaging import build_lambda
+
+    out = Path("build/lambda") / f"{door}-{runtime}-local"
+    report_path = out / "package-report.json"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    shipped = out / "package" / "model" / "manifest.json"
+    if not (report_path.is_file() and shipped.is_file()
+            and json.loads(shipped.read_text())["version"] == manifest["version"]):
+        build_lambda(bundle=bundle, runtime=runtime, door=door, target="local", out=out)
+    report = json.loads(report_path.read_text())
+    return Path(report["package_dir"]), report["handler"]
+
+
+def request(conn: http.client.HTTPConnection, body: bytes) -> tuple[float, dict[str, str]]:
+    start = time.perf_counter()
+    conn.request("POST", "/predict", body=body, headers={"content-type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    if resp.status != 200:
+        raise SystemExit(f"unexpected status {resp.status}")
+    return elapsed, {k.lower(): v for k, v in resp.getheaders()}
+
+
+def in_process_handler_ms(code: Path, handler: str, event: dict[str, object], runtime: str | None) -> float:
+    """The same handler called directly in a fresh interpreter: the baseline for emulator overhead."""
+    import subprocess
+
+    script = f"""
+import json, os, sys, time
+sys.path.insert(0, {str(code)!r})
+os.environ.setdefault("MODEL_RUNTIME", {runtime or 'onnx'!r})
+module, fn = {handler!r}.rsplit(".", 1)
+h = getattr(__import__(module, fromlist=[fn]), fn)
+class Ctx:
+    aws_request_id = "x"; function_name = "f"; memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    def get_remaining_time_in_millis(self): return 3000
+event = json.loads({json.dumps(json.dumps(event))})
+for _ in range(50): h(event, Ctx())
+times = []
+for _ in range(300):
+    s = time.perf_counter(); h(event, Ctx()); times.append((time.perf_counter() - s) * 1000)
+times.sort(); print(times[len(times) // 2])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=code)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def measure(code: Path, handler: str, runtime: str | None, *, body: bytes, cold: int, warm: int,
+            memory_mb: int) -> tuple[Result, dict[str, object]]:
+    env = {"MODEL_RUNTIME": runtime} if runtime else {}
+    inits: list[float] = []
+    memory = 0
+    with EmulatorThread(FunctionConfig(package=code, handler=handler, memory_mb=memory_mb, keep_alive_s=0,
+                                       environment=env, timeout_s=30)) as emu:
+        info = emu.service.describe()
+        conn = http.client.HTTPConnection("127.0.0.1", emu.emulator.port, timeout=60)
+        for _ in range(cold):
+            _, headers = request(conn, body)
+            inits.append(float(headers["x-emulator-init-ms"]))
+            memory = max(memory, emu.service.reports[headers["x-emulator-request-id"]].max_memory_used_mb)
+        conn.close()
+    with EmulatorThread(FunctionConfig(package=code, handler=handler, memory_mb=memory_mb, environment=env,
+                                       timeout_s=30)) as emu:
+        conn = http.client.HTTPConnection("127.0.0.1", emu.emulator.port, timeout=60)
+        request(conn, body)  # the cold one
+        for _ in range(20):
+            request(conn, body)
+        warm_ms = [request(conn, body)[0] for _ in range(warm)]
+        conn.close()
+    from benchmarks.emulator.frontdoor import FrontDoor
+    from benchmarks.emulator.httpserver import Request
+
+    event = FrontDoor.__new__(FrontDoor)
+    event.event_format = "http"
+    api_event = event._event(Request("POST", "/predict", "", {"content-type": "application/json"}, body))
+    handler_ms = in_process_handler_ms(code, handler, api_event, runtime)
+    return Result(inits, warm_ms, handler_ms, memory), info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bundle", type=Path, default=Path("build/bundles/default"))
+    parser.add_argument("--cold", type=int, default=20, help="forced cold starts per function")
+    parser.add_argument("--warm", type=int, default=200, help="sequential warm requests per function")
+    parser.add_argument("--memory-mb", type=int, default=1769, help="function memory (1769 MB = 1 vCPU)")
+    parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    args = parser.parse_args()
+    if not (args.bundle / "manifest.json").is_file():
+        raise SystemExit(f"no bundle at {args.bundle}: run `twinserve train --out {args.bundle}` first")
+    import prediction_core
+
+    example = prediction_core.load(args.bundle, "sklearn").schema.example_instance()
+    body = json.dumps({"instances": [example]}).encode()
+    console = Console(width=max(Console().width, 120))
+    results: dict[str, Result] = {}
+    info: dict[str, object] = {}
+    hello_dir = Path("build/lambda/hello-world")
+    hello_dir.mkdir(parents=True, exist_ok=True)
+    (hello_dir / "hello.py").write_text(HELLO)
+    for name, door, runtime in VARIANTS:
+        if args.only and name not in args.only:
+            continue
+        with console.status(f"{name}: preparing…"):
+            if door is None or runtime is None:
+                code, handler = hello_dir, "hello.handler"
+            else:
+                code, handler = ensure_package(args.bundle, door, runtime)
+        with console.status(f"{name}: {args.cold} cold starts, {args.warm} warm requests…"):
+            results[name], info = measure(code, handler, runtime, body=body, cold=args.cold, warm=args.warm,
+                                          memory_mb=args.memory_mb)
+    console.print(f"emulator: memory {info.get('memory_mb')} MB, {info.get('cpu')}, memory "
+                  f"{info.get('memory_enforcement')}, Python {info.get('python')} (measured here)", highlight=False)
+    table = Table(title=f"cold and warm invokes through the local emulator, medians ({args.cold} cold starts, "
+                        f"{args.warm} warm requests each)")
+    for col in ("function", "INIT p50 ms", "INIT p90 ms", "max memory MB", "warm p50 ms", "warm p99 ms",
+                "handler in-process ms", "emulator overhead ms"):
+        table.add_column(col, justify="left" if col == "function" else "right")
+    for name, r in results.items():
+        warm50 = percentile(r.warm_ms, 50)
+        overhead = warm50 - (r.handler_ms or 0.0)
+        table.add_row(name, f"{median(r.init_ms):.1f}", f"{percentile(r.init_ms, 90):.1f}", str(r.max_memory_mb),
+                      f"{warm50:.2f}", f"{percentile(r.warm_ms, 99):.2f}", f"{r.handler_ms:.3f}", f"{overhead:.3f}")
+    console.print(table)
+
+    def init(name: str) -> float | None:
+        return median(results[name].init_ms) if name in results else None
+
+    ratios = Table(title="INIT ratios (same run)")
+    ratios.add_column("ratio")
+    ratios.add_column("value", justify="right")
+    hello = init("hello world")
+    for name in ("native / onnx", "native / sklearn", "asgi / onnx", "asgi / sklearn"):
+        value = init(name)
+        if hello and value:
+            ratios.add_row(f"INIT({name}) / INIT(hello world)", f"{value / hello:.2f}")
+    for door in ("native", "asgi"):
+        onnx, sk = init(f"{door} / onnx"), init(f"{door} / sklearn")
+        if onnx and sk:
+            ratios.add_row(f"INIT({door} onnx) / INIT({door} sklearn)", f"{onnx / sk:.2f}")
+    console.print(ratios)
+    onnx, sk = init("native / onnx"), init("native / sklearn")
+    if onnx and sk:
+        verdict = "meets" if onnx / sk <= 0.25 else "misses"
+        console.print(f"target: native ONNX INIT ≤ 0.25 of native scikit-learn INIT → {onnx / sk:.2f} ({verdict})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Small Lambda handlers for the emulator tests: each exercises one part of Lambda's model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+INIT_STARTED = time.time()
+_SLEEP_AT_INIT_S = float(os.environ.get("SLEEP_AT_INIT_S", "0"))
+if _SLEEP_AT_INIT_S and not os.path.exists(os.environ.get("INIT_DONE_MARKER", "/nonexistent")):
+    # Sleep only on the first attempt (the marker is written below), so a retried INIT is fast.
+    marker = os.environ.get("INIT_DONE_MARKER")
+    if marker:
+        with open(marker, "w") as fh:
+            fh.write("first attempt")
+    time.sleep(_SLEEP_AT_INIT_S)
+if os.environ.get("FAIL_AT_INIT"):
+    raise RuntimeError("configured to fail during INIT")
+
+
+def _http(body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    body = event.get("body")
+    if isinstance(body, str) and body:
+        try:
+            return dict(json.loads(body))
+        except ValueError:
+            return {}
+    return event
+
+
+def hello(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _http({"hello": "world", "request_id": context.aws_request_id, "pid": os.getpid(),
+                  "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
+                  "remaining_ms": context.get_remaining_time_in_millis()})
+
+
+def echo(event: dict[str, Any], context: Any) -> Any:
+    """Returns its event (direct invokes) with the client context it saw."""
+    return {"event": event, "client_context": getattr(context.client_context, "custom", None)}
+
+
+def sleepy(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    time.sleep(float(_payload(event).get("sleep_s", 0.5)))
+    return _http({"slept": True, "pid": os.getpid()})
+
+
+def crash(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _payload(event).get("crash"):
+        os._exit(3)
+    return _http({"alive": True, "pid": os.getpid()})
+
+
+def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    held = [bytearray(1024 * 1024) for _ in range(int(_payload(event).get("mb", 10)))]
+    for block in held:
+        block[::4096] = b"x" * len(block[::4096])  # touch every page so it is really resident
+    return _http({"held_mb": len(held)})
+
+
+def big_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _http({"blob": "x" * int(_payload(event).get("bytes", 7 * 1024 * 1024))})
