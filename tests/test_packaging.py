@@ -47,6 +47,9 @@ def test_local_package_runs_with_nothing_but_itself(logreg_bundle: TrainResult, 
     assert report.zipped_bytes and report.unzipped_bytes > report.zipped_bytes
     assert (package / "model" / "manifest.json").is_file()
     assert not (package / "prediction_core" / "training.py").exists()
+    # Bytecode ships with the package (Lambda cannot write .pyc into its read-only /var/task).
+    assert report.bytecode.startswith("precompiled with Python")
+    assert list((package / "prediction_core" / "__pycache__").glob("predictor.*.pyc"))
     import prediction_core
 
     instance = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()

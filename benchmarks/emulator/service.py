@@ -194,6 +194,8 @@ class LambdaService:
         environ = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "en_US.UTF-8", "TZ": ":UTC",
             "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
+            # /var/task is read-only on Lambda: no .pyc is ever written there, so none is here either.
+            "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_LAMBDA_FUNCTION_NAME": cfg.function_name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_mb),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(cfg.timeout_s)),

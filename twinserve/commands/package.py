@@ -44,6 +44,8 @@ def package_lambda(
     if report.zipped_bytes is not None:
         table.add_row("zipped", f"{report.zipped_bytes / MB:,.1f} MB (direct-upload limit 50 MB)")
         table.add_row("largest", ", ".join(f"{k} {v} MB" for k, v in report.largest_packages_mb.items()))
+    if report.bytecode:
+        table.add_row("bytecode", report.bytecode)
     table.add_row("report", str(out / "package-report.json"))
     console.print(table)
     for line in report.advice:
