@@ -43,16 +43,9 @@ class Result:
 
 
 def ensure_package(bundle: Path, door: str, runtime: str) -> tuple[Path, str]:
-    from twinserve.packaging import build_lambda
+    from twinserve.packaging import ensure_local_package
 
-    out = Path("build/lambda") / f"{door}-{runtime}-local"
-    report_path = out / "package-report.json"
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    shipped = out / "package" / "model" / "manifest.json"
-    if not (report_path.is_file() and shipped.is_file()
-            and json.loads(shipped.read_text())["version"] == manifest["version"]):
-        build_lambda(bundle=bundle, runtime=runtime, door=door, target="local", out=out)
-    report = json.loads(report_path.read_text())
+    report = json.loads((ensure_local_package(bundle, door, runtime) / "package-report.json").read_text())
     return Path(report["package_dir"]), report["handler"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinserve.commands import emulate, model, package, serve
+from twinserve.commands import bench, emulate, model, package, serve
 
 app = typer.Typer(
     name="twinserve",
@@ -20,6 +20,7 @@ app.command()(model.inspect)
 app.command()(serve.serve)
 app.add_typer(package.app, name="package")
 app.command()(emulate.emulate)
+app.command()(bench.bench)
 
 
 def main() -> None:

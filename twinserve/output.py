@@ -13,7 +13,8 @@ from rich.console import Console
 
 from prediction_core.exceptions import TwinserveError
 
-console = Console()
+# Wide when printing to a file or pipe (logs, CI), as the result tables have many columns.
+console = Console() if Console().is_terminal else Console(width=160)
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

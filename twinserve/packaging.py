@@ -253,3 +253,14 @@ def build_container_context(*, bundle: Path, runtime: str, out: Path) -> Path:
     shutil.copy2(ROOT / "container_service" / "Dockerfile", out / "Dockerfile")
     (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
     return out
+
+
+def ensure_local_package(bundle: Path, door: str, runtime: str, root: Path = Path("build/lambda")) -> Path:
+    """A package for this machine with this bundle, built unless an up-to-date one exists."""
+    out = root / f"{door}-{runtime}-local"
+    shipped = out / "package" / "model" / MANIFEST_NAME
+    current = read_manifest(bundle)["version"]
+    if not ((out / "package-report.json").is_file() and shipped.is_file()
+            and json.loads(shipped.read_text())["version"] == current):
+        build_lambda(bundle=bundle, runtime=runtime, door=door, target="local", out=out)
+    return out

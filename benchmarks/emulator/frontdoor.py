@@ -22,6 +22,7 @@ from benchmarks.emulator.httpserver import Request, Response
 from benchmarks.emulator.service import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome, LambdaService
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
+ADMIN_PREFIX = "/_emulator/"
 # API Gateway's integration timeout (HTTP API: 30 s, fixed; REST API: 29 s by default).
 INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0}
 JSON = "application/json"
@@ -44,7 +45,26 @@ class FrontDoor:
     async def handle(self, req: Request) -> Response:
         if req.path.startswith(INVOKE_PREFIX):
             return await self._invoke_api(req)
+        if req.path.startswith(ADMIN_PREFIX):
+            return await self._admin(req)
         return await self._api_gateway(req)
+
+    # --- for the harness: the log (as CloudWatch would hold it), settings, forced cold starts ----
+    async def _admin(self, req: Request) -> Response:
+        service = self.service
+        if req.method == "GET" and req.path == ADMIN_PREFIX + "logs":
+            after = int(dict(p.partition("=")[::2] for p in req.query.split("&") if p).get("after", "0") or 0)
+            lines = list(service.log_lines)
+            first = service.log_total - len(lines)  # index of the oldest line still kept
+            start = max(after - first, 0)
+            return _json(200, {"next": service.log_total, "lines": lines[start:]})
+        if req.method == "GET" and req.path == ADMIN_PREFIX + "info":
+            return _json(200, {**service.describe(), "counters": dict(service.counters),
+                               "environments": service.snapshot()})
+        if req.method == "POST" and req.path == ADMIN_PREFIX + "reset":
+            dropped = await service.drop_idle()
+            return _json(200, {"dropped": dropped})
+        return _json(404, {"message": f"no admin route {req.method} {req.path}"})
 
     # --- API Gateway -------------------------------------------------------------------------
     def _event(self, req: Request) -> dict[str, Any]:

@@ -122,6 +122,7 @@ class LambdaService:
         self.counters = collections.Counter[str]()
         self.reports: dict[str, Report] = {}
         self.log_lines: collections.deque[str] = collections.deque(maxlen=20_000)
+        self.log_total = 0  # lines ever logged (the deque keeps the latest)
         self._capture: dict[str, list[str]] = {}
         self._log_fh = config.log_file.open("a", buffering=1) if config.log_file else None
         self._reaper: asyncio.Task[None] | None = None
@@ -130,6 +131,7 @@ class LambdaService:
     def log(self, line: str, env: ExecutionEnvironment | None = None, *, request_id: str | None = None) -> None:
         """One log line: kept, echoed, written to --log-file, and captured for its invocation."""
         self.log_lines.append(line)
+        self.log_total += 1
         if request_id is None and env is not None and env.pending is not None:
             request_id = env.pending.request_id
         if request_id in self._capture:
@@ -166,6 +168,16 @@ class LambdaService:
                 self.envs.pop(env.env_id, None)
                 self.counters["reaped"] += 1
                 await env.destroy()
+
+    async def drop_idle(self) -> int:
+        """Destroy every idle environment, so the next request is a cold start (forced cold)."""
+        if self.parking:
+            await asyncio.wait(list(self.parking.values()), timeout=5)
+        dropped = list(self.idle)
+        self.idle.clear()
+        for env in dropped:
+            await self._discard(env)
+        return len(dropped)
 
     def describe(self) -> dict[str, Any]:
         vcpus = min(vcpus_for(self.config.memory_mb), float(os.cpu_count() or 1))
@@ -218,7 +230,7 @@ class LambdaService:
     async def _acquire(self) -> ExecutionEnvironment | None:
         """An idle environment, else one about to become idle, else a new one within the limit."""
         env = self._take_idle()
-        if env is None and self.parking and len(self.envs) >= min(self.config.concurrency, len(self.parking) + 1):
+        if env is None and self.parking:
             # An environment that just answered is back in /next within a millisecond or so: on a
             # sequential stream of requests Lambda reuses it rather than starting another.
             await asyncio.wait(list(self.parking.values()), timeout=PARKING_WAIT_S,

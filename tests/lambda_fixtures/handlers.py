@@ -65,3 +65,10 @@ def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def big_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _http({"blob": "x" * int(_payload(event).get("bytes", 7 * 1024 * 1024))})
+
+
+def slow_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Work that grows with the batch (2 ms per instance), so a large batch meets the timeout."""
+    instances = _payload(event).get("instances", [])
+    time.sleep(0.002 * len(instances))
+    return _http({"predictions": [{"label": "x"}] * len(instances)})

@@ -1,0 +1,1 @@
+"""The benchmark harness: targets (local Lambda emulator, local container, AWS), scenarios, records."""

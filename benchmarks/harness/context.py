@@ -1,0 +1,98 @@
+"""What a scenario gets: the target, a load generator on an event loop, the request body, options."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from benchmarks.harness.loadgen import Client, Reply, encode_request, new_event_loop
+from benchmarks.harness.records import Record
+from benchmarks.harness.targets import Target
+
+T = TypeVar("T")
+
+
+@dataclass
+class Options:
+    quick: bool = False
+    cold_starts: int = 10
+    warm_requests: int = 200
+    burst_size: int = 20
+    rate_per_s: float | None = None  # default depends on the target kind
+    rate_duration_s: float = 10.0
+    slo_p99_ms: float = 100.0
+    saturation_start_per_s: float = 20.0
+    saturation_step_s: float = 3.0
+    saturation_max_steps: int = 16  # 20/s × 1.5^15 ≈ 8,800/s: beyond one instance on this size of machine
+    limit_batches: tuple[int, ...] = (1, 10, 100, 1000, 2000, 4000, 6000, 8000, 10_000, 10_001)
+    sweep_trees: tuple[int, ...] = (10, 100, 500)
+    keep_alive_gaps_min: tuple[float, ...] = (1, 5, 15, 30, 60)
+
+    @classmethod
+    def quick_defaults(cls) -> Options:
+        return cls(quick=True, cold_starts=3, warm_requests=50, burst_size=8, rate_duration_s=3.0,
+                   saturation_step_s=2.0, sweep_trees=(10, 100))
+
+
+@dataclass
+class Context:
+    target: Target
+    scenario: str
+    example: dict[str, Any]
+    options: Options
+    records: list[Record] = field(default_factory=list)
+    progress: Callable[[int], None] = lambda n: None
+    extra: dict[str, Any] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop = field(default_factory=new_event_loop)
+    _client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.target.host, self.target.port, connections=256,
+                                  timeout_s=max(65.0, getattr(self.target, "timeout_s", 0) + 5),
+                                  tls=getattr(self.target, "tls", False))
+        return self._client
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(coro)
+
+    def body(self, instances: int = 1) -> bytes:
+        return json.dumps({"instances": [self.example] * instances}).encode()
+
+    def request(self, body: bytes | None = None, path: str = "/predict", method: str = "POST") -> bytes:
+        return encode_request(method, self.target.path_prefix + path, body if body is not None else self.body(),
+                              host=self.target.host)
+
+    def record(self, reply: Reply, step: Any = None, cold: bool | None = None) -> Record:
+        rec = Record.from_reply(reply, target=self.target.name, scenario=self.scenario, source=self.target.source,
+                                step=step, cold=cold)
+        self.records.append(rec)
+        return rec
+
+    def send(self, body: bytes | None = None, step: Any = None, cold: bool | None = None) -> Record:
+        return self.record(self.run(self.client.send(self.request(body))), step, cold)
+
+    def join_reports(self, records: list[Record] | None = None) -> None:
+        """Attach REPORT-line figures to records by request id (waits for late CloudWatch lines)."""
+        records = self.records if records is None else records
+        wanted = {r.request_id for r in records if r.request_id and r.status != 429}
+        try:
+            reports = self.target.reports(wanted=wanted)  # type: ignore[call-arg]
+        except TypeError:
+            reports = self.target.reports()
+        for rec in records:
+            if rec.request_id in reports:
+                rec.join_report(reports[rec.request_id])
+
+    def reset_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    def close(self) -> None:
+        self.reset_client()
+        self._loop.close()

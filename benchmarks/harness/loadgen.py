@@ -1,0 +1,183 @@
+"""An HTTP/1.1 load generator on asyncio (uvloop when installed): keep-alive connection pool,
+pre-encoded requests, open-loop schedules measured from each request's intended send time (no
+coordinated omission). benchmarks/harness_bench.py checks it against wrk."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Reply:
+    status: int  # 0 when the connection failed
+    headers: dict[str, str]
+    body: bytes
+    intended_s: float  # perf_counter when the request was meant to go out
+    sent_s: float
+    done_s: float
+    error: str | None = None
+
+    @property
+    def latency_ms(self) -> float:
+        """From the intended send time: queueing in the client counts, as it would for a user."""
+        return (self.done_s - self.intended_s) * 1000.0
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, dict[str, str], bytes, bool]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(str(exc) if exc else "connection closed"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._maybe_complete()
+
+    def _maybe_complete(self) -> None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4:end + 4 + length])
+        del self.buffer[:end + 4 + length]
+        keep = headers.get("connection", "").lower() != "close"
+        waiter, self.waiter = self.waiter, None
+        if not waiter.done():
+            waiter.set_result((status, headers, body, keep))
+
+    async def roundtrip(self, request: bytes) -> tuple[int, dict[str, str], bytes, bool]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.waiter
+
+
+def encode_request(method: str, path: str, body: bytes | None, headers: dict[str, str] | None = None,
+                   host: str = "127.0.0.1") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"host: {host}"]
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    if body is not None:
+        all_headers["content-length"] = str(len(body))
+    lines += [f"{k}: {v}" for k, v in all_headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+@dataclass
+class Client:
+    """A pool of up to `connections` keep-alive connections to one host:port."""
+
+    host: str
+    port: int
+    connections: int = 64
+    timeout_s: float = 60.0
+    tls: bool = False
+    _idle: list[_Connection] = field(default_factory=list)
+    _open: int = 0
+    _slots: asyncio.Semaphore | None = None
+
+    async def _get(self) -> _Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+            self._open -= 1
+        loop = asyncio.get_running_loop()
+        if self.tls:
+            import ssl
+
+            _, conn = await loop.create_connection(_Connection, self.host, self.port,
+                                                   ssl=ssl.create_default_context(), server_hostname=self.host)
+        else:
+            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+        self._open += 1
+        return conn
+
+    async def send(self, request: bytes, *, intended_s: float | None = None) -> Reply:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.connections)
+        intended = intended_s if intended_s is not None else time.perf_counter()
+        async with self._slots:
+            sent = time.perf_counter()
+            conn: _Connection | None = None
+            try:
+                conn = await self._get()
+                status, headers, body, keep = await asyncio.wait_for(conn.roundtrip(request), self.timeout_s)
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                if conn is not None and conn.transport is not None:
+                    conn.transport.close()
+                    self._open -= 1
+                return Reply(0, {}, b"", intended, sent, time.perf_counter(), error=type(exc).__name__)
+            done = time.perf_counter()
+            if keep and not conn.closed:
+                self._idle.append(conn)
+            else:
+                if conn.transport is not None:
+                    conn.transport.close()
+                self._open -= 1
+            return Reply(status, headers, body, intended, sent, done)
+
+    def close(self) -> None:
+        for conn in self._idle:
+            if conn.transport is not None:
+                conn.transport.close()
+        self._idle.clear()
+
+
+async def open_loop(client: Client, make_request: Callable[[int], bytes], *, rate_per_s: float, duration_s: float,
+                    on_reply: Callable[[Reply], None] | None = None) -> list[Reply]:
+    """Send at a constant arrival rate whatever the responses do; latency from the intended time."""
+    total = max(1, int(rate_per_s * duration_s))
+    start = time.perf_counter() + 0.01
+    tasks = []
+    for i in range(total):
+        intended = start + i / rate_per_s
+        delay = intended - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.ensure_future(client.send(make_request(i), intended_s=intended))
+        if on_reply is not None:
+            task.add_done_callback(lambda t: on_reply(t.result()))
+        tasks.append(task)
+    return list(await asyncio.gather(*tasks))
+
+
+async def closed_loop(client: Client, request: bytes, *, concurrency: int, duration_s: float) -> list[Reply]:
+    """`concurrency` workers sending back to back for `duration_s` (maximum-throughput measurement)."""
+    deadline = time.perf_counter() + duration_s
+    replies: list[Reply] = []
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            replies.append(await client.send(request))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return replies
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.new_event_loop()

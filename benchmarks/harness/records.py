@@ -1,0 +1,187 @@
+"""What a run writes: results/<run-id>/raw.jsonl (one line per request), summary.json, state.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness.loadgen import Reply
+from benchmarks.reportlog import Report
+from benchmarks.stats import summarize
+
+# perf_counter → wall clock, fixed once per process so every record uses the same offset.
+_EPOCH_OFFSET = time.time() - time.perf_counter()
+RECORDED_LIBRARIES = ("twinserve", "numpy", "scikit-learn", "onnxruntime", "fastapi", "uvicorn", "gunicorn",
+                      "aws-lambda-powertools", "awslambdaric", "mangum", "boto3")
+
+
+@dataclass
+class Record:
+    target: str
+    scenario: str
+    source: str  # "measured-local" | "measured-aws"
+    step: Any  # the scenario's parameter for this request (batch size, rate, trees…), or None
+    intended_at: float  # epoch seconds
+    sent_at: float
+    latency_ms: float
+    status: int
+    cold: bool | None
+    env_id: str | None
+    request_id: str | None
+    server: dict[str, Any] = field(default_factory=dict)  # init/duration/billed ms, memory, handler metrics
+    error: str | None = None
+
+    @classmethod
+    def from_reply(cls, reply: Reply, *, target: str, scenario: str, source: str, step: Any = None,
+                   cold: bool | None = None) -> Record:
+        h = reply.headers
+        server: dict[str, Any] = {}
+        for header, key in (("x-emulator-init-ms", "init_ms"), ("x-emulator-duration-ms", "duration_ms")):
+            if header in h:
+                server[key] = float(h[header])
+        if "x-emulator-metrics" in h:
+            server["metrics"] = json.loads(h["x-emulator-metrics"])
+        if "x-emulator-function-error" in h:
+            server["function_error"] = h["x-emulator-function-error"]
+        if "x-emulator-cold" in h and cold is None:
+            cold = h["x-emulator-cold"] == "true"
+        return cls(target=target, scenario=scenario, source=source, step=step,
+                   intended_at=reply.intended_s + _EPOCH_OFFSET, sent_at=reply.sent_s + _EPOCH_OFFSET,
+                   latency_ms=reply.latency_ms, status=reply.status, cold=cold, env_id=h.get("x-emulator-env"),
+                   request_id=h.get("x-emulator-request-id") or h.get("x-request-id"), server=server,
+                   error=reply.error or server.get("function_error"))
+
+    def join_report(self, report: Report) -> None:
+        """Add Init Duration, Duration, Billed Duration and Max Memory Used from the REPORT line."""
+        self.server.update(report_duration_ms=report.duration_ms, billed_duration_ms=report.billed_duration_ms,
+                           max_memory_used_mb=report.max_memory_used_mb, memory_size_mb=report.memory_size_mb)
+        if report.init_duration_ms is not None:
+            self.server["report_init_ms"] = report.init_duration_ms
+            self.cold = True
+        elif self.cold is None:
+            self.cold = False
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[2])
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "versions": versions, "git_commit": git_commit()}
+
+
+class RunWriter:
+    """Appends records as they come; remembers finished (target, scenario) pairs so a run resumes."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.raw_path = out / "raw.jsonl"
+        self.state_path = out / "state.json"
+        self.state: dict[str, Any] = (json.loads(self.state_path.read_text()) if self.state_path.is_file()
+                                      else {"run_id": out.name, "created_at": time.time(), "completed": {},
+                                            "targets": {}})
+
+    def done(self, target: str, scenario: str) -> bool:
+        return f"{target}/{scenario}" in self.state["completed"]
+
+    def forget(self, target: str, scenario: str) -> None:
+        """Repeat a scenario: drop its records and its finished mark."""
+        self.state["completed"].pop(f"{target}/{scenario}", None)
+        if self.raw_path.is_file():
+            kept = [line for line in self.raw_path.read_text().splitlines()
+                    if not (json.loads(line)["target"] == target and json.loads(line)["scenario"] == scenario)]
+            self.raw_path.write_text("".join(line + "\n" for line in kept))
+        self._save()
+
+    def write(self, records: list[Record]) -> None:
+        with self.raw_path.open("a") as fh:
+            for record in records:
+                fh.write(json.dumps(asdict(record), separators=(",", ":")) + "\n")
+
+    def finish(self, target: str, scenario: str, findings: dict[str, Any], description: dict[str, Any]) -> None:
+        self.state["completed"][f"{target}/{scenario}"] = {"finished_at": time.time(), "findings": findings}
+        self.state["targets"][target] = description
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2, default=str))
+        os.replace(tmp, self.state_path)
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.raw_path.is_file():
+            return []
+        return [json.loads(line) for line in self.raw_path.read_text().splitlines() if line]
+
+    def write_summary(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        summary = build_summary(self.records(), self.state)
+        summary["environment"] = {"machine": machine(), **(extra or {})}
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        return summary
+
+
+def _group_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    return record["target"], record["scenario"], json.dumps(record["step"])
+
+
+def build_summary(records: list[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any]:
+    """Per target, scenario and step: latency percentiles with 95% CIs (all, cold, warm), throughput,
+    errors, throttles, cold starts, server-side timings; plus each scenario's findings."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(_group_key(record), []).append(record)
+    rows = []
+    for (target, scenario, step), group in sorted(groups.items()):
+        ok = [r for r in group if 200 <= r["status"] < 300]
+        span_s = (max(r["sent_at"] + r["latency_ms"] / 1000 for r in group) - min(r["intended_at"] for r in group)) \
+            if len(group) > 1 else None
+        row: dict[str, Any] = {
+            "target": target, "scenario": scenario, "step": json.loads(step), "source": group[0]["source"],
+            "requests": len(group), "ok": len(ok), "errors": sum(1 for r in group if r["status"] >= 500 or
+                                                              r["status"] == 0),
+            "throttled": sum(1 for r in group if r["status"] == 429),
+            "cold_starts": sum(1 for r in group if r["cold"]),
+            "throughput_per_s": len(ok) / span_s if span_s else None,
+            "latency_ms": summarize([r["latency_ms"] for r in ok]),
+            "latency_cold_ms": summarize([r["latency_ms"] for r in ok if r["cold"]]),
+            "latency_warm_ms": summarize([r["latency_ms"] for r in ok if r["cold"] is False]),
+        }
+        for key in ("init_ms", "duration_ms", "report_duration_ms", "billed_duration_ms", "max_memory_used_mb"):
+            values = [r["server"][key] for r in group if key in r["server"]]
+            if values:
+                row[f"server_{key}"] = summarize(values)
+        rows.append(row)
+    findings = {key: value["findings"] for key, value in state.get("completed", {}).items()}
+    return {"run_id": state.get("run_id"), "groups": rows, "findings": findings, "targets": state.get("targets", {})}
+
+
+def asdict_record(record: Record) -> dict[str, Any]:
+    return asdict(record)

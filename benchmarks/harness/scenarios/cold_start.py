@@ -1,0 +1,55 @@
+"""N forced cold starts. Lambda: a new environment each time (locally: idle ones dropped; on AWS:
+a configuration change, as lambda-perf and SeBS force them). Container: the process restarted,
+the counterpart of a Fargate scale-out once the image is on the host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.harness.context import Context
+from benchmarks.stats import median
+
+
+def anatomy(server: dict[str, Any], latency_ms: float) -> dict[str, float]:
+    """Split one cold request: runtime and interpreter start, imports, model load, first predict,
+    invoke, and what the client saw beyond INIT + invoke (front door, network)."""
+    metrics = server.get("metrics", {})
+    init = server.get("init_ms") or server.get("report_init_ms")
+    if init is None or "InitTotalMs" not in metrics:
+        return {}
+    handler_init = metrics["InitTotalMs"]
+    invoke = server.get("duration_ms") or server.get("report_duration_ms") or 0.0
+    parts = {
+        "runtime_start_ms": max(init - handler_init, 0.0),
+        "imports_ms": metrics.get("HandlerImportMs", 0.0) + metrics.get("RuntimeImportMs", 0.0),
+        "model_load_ms": metrics.get("ModelVerifyMs", 0.0) + metrics.get("ModelLoadMs", 0.0),
+        "first_predict_ms": metrics.get("FirstPredictMs", 0.0),
+        "invoke_ms": invoke,
+    }
+    parts["other_init_ms"] = max(handler_init - parts["imports_ms"] - parts["model_load_ms"]
+                                 - parts["first_predict_ms"], 0.0)
+    parts["front_door_ms"] = max(latency_ms - init - invoke, 0.0)
+    return parts
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    target = ctx.target
+    parts: list[dict[str, float]] = []
+    cold_paths: list[dict[str, float]] = []
+    for i in range(ctx.options.cold_starts):
+        target.force_cold()
+        rec = ctx.send(step=i, cold=True if target.kind == "container" else None)
+        if target.kind == "container":
+            cold_paths.append({**getattr(target, "cold_path_s", [{}])[-1], "first_request_ms": rec.latency_ms})
+        ctx.progress(1)
+    ctx.join_reports()
+    for rec in ctx.records:
+        split = anatomy(rec.server, rec.latency_ms)
+        if split:
+            parts.append(split)
+    findings: dict[str, Any] = {"cold_starts": len(ctx.records)}
+    if parts:
+        findings["anatomy_p50_ms"] = {k: median([p[k] for p in parts]) for k in parts[0]}
+    if cold_paths:
+        findings["container_cold_path_p50_ms"] = {k: median([c[k] for c in cold_paths]) for k in cold_paths[0]}
+    return findings

@@ -1,0 +1,55 @@
+"""Grow the batch until a limit stops it: Lambda's timeout, API Gateway's 30 s integration timeout,
+the 6 MB payload limit, the 10,000-instance contract limit, or the container's own timeouts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from benchmarks.harness.context import Context
+from benchmarks.harness.records import Record
+
+API_GATEWAY_MAX_BYTES = 10 * 1024 * 1024
+
+
+def classify(rec: Record, timeout_s: float | None) -> str | None:
+    """Which limit a failed response hit, or None when the batch went through."""
+    if rec.status == 200:
+        return None
+    error = rec.server.get("function_error") or ""
+    if rec.status == 413:
+        return "payload limit (6 MB)"
+    if rec.status == 422:
+        return "instance limit (10,000 per request)"
+    if error == "Sandbox.Timedout":
+        return f"Lambda timeout ({timeout_s:g} s)" if timeout_s else "Lambda timeout"
+    if error == "Runtime.OutOfMemory":
+        return "Lambda memory"
+    if rec.status in (503, 504):
+        return "API Gateway integration timeout (30 s)"
+    if rec.status == 0:
+        return f"client timeout ({rec.error})"
+    return f"HTTP {rec.status} {error}".strip()
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    timeout_s = getattr(ctx.target, "timeout_s", None) if ctx.target.kind == "lambda" else None
+    largest_ok: int | None = None
+    stopped: dict[str, Any] = {"stopped_by": "none up to the largest batch tried"}
+    for size in ctx.options.limit_batches:
+        body = ctx.body(size)
+        if len(body) > API_GATEWAY_MAX_BYTES and ctx.target.kind == "lambda":
+            stopped = {"stopped_by": "API Gateway payload limit (10 MB)", "at_batch": size, "body_bytes": len(body)}
+            break
+        rec = ctx.send(body, step=size)
+        ctx.progress(1)
+        limit = classify(rec, timeout_s)
+        if limit is None:
+            largest_ok = size
+            continue
+        stopped = {"stopped_by": limit, "at_batch": size, "body_bytes": len(body), "status": rec.status}
+        break
+    ctx.join_reports()
+    ok_bytes = len(ctx.body(largest_ok)) if largest_ok else None
+    return {"largest_ok_batch": largest_ok, "largest_ok_body_bytes": ok_bytes, **stopped,
+            "batches_tried": json.loads(json.dumps([r.step for r in ctx.records]))}

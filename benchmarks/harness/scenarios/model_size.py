@@ -1,0 +1,76 @@
+"""Model-size sweep: RandomForest with 10/100/500 trees — artifact size versus cold start and memory.
+Locally only: each size is trained (cached), swapped into the target, and cold-started N times."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness.context import Context
+from benchmarks.stats import median
+
+SWEEP_CACHE = Path("build/bench-bundles")
+
+
+def bundle_for(trees: int) -> Path:
+    from prediction_core.training import train
+
+    out = SWEEP_CACHE / f"breast-cancer-forest-{trees}"
+    if not (out / "manifest.json").is_file():
+        train("breast-cancer-forest", out=out, params={"trees": trees})
+    return out
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    target = ctx.target
+    results = {}
+    runtime = getattr(target, "runtime", None) or "onnx"
+    for trees in ctx.options.sweep_trees:
+        bundle = bundle_for(trees)
+        artifact = bundle / ("model.onnx" if runtime == "onnx" else "model.joblib")
+        swap = getattr(target, "swap_model", None)
+        if swap is None:
+            raise RuntimeError(f"target {target.name} cannot swap models")
+        swap(bundle)
+        ctx.reset_client()
+        start = len(ctx.records)
+        for _ in range(max(2, ctx.options.cold_starts // 2)):
+            target.force_cold()
+            ctx.send(step=trees, cold=True if target.kind == "container" else None)
+        mine = ctx.records[start:]
+        ctx.join_reports(mine)
+        inits = [r.server.get("init_ms") or r.server.get("report_init_ms") for r in mine]
+        inits_known = [v for v in inits if v is not None]
+        memory = [r.server["max_memory_used_mb"] for r in mine if "max_memory_used_mb" in r.server]
+        results[str(trees)] = {
+            "artifact_bytes": artifact.stat().st_size,
+            "cold_latency_p50_ms": median([r.latency_ms for r in mine]),
+            "init_p50_ms": median(inits_known) if inits_known else None,
+            "max_memory_used_mb": max(memory) if memory else None,
+            "ok": sum(1 for r in mine if r.status == 200),
+        }
+        paths = getattr(target, "cold_path_s", None)
+        if paths:  # container: process start → healthy, the part the model size changes
+            results[str(trees)]["process_to_healthy_p50_ms"] = median(
+                [p["process_to_healthy_ms"] for p in paths[-len(mine):]])
+        ctx.progress(1)
+    restore = getattr(target, "restore_model", None)
+    if restore:
+        restore()
+        ctx.reset_client()
+    return {"runtime": runtime, "by_trees": results}
+
+
+def copy_package_with_model(package: Path, bundle: Path, runtime: str, dest: Path) -> Path:
+    """The same deployment package with another model in it (no reinstall of dependencies)."""
+    from twinserve.packaging import copy_bundle
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(package, dest, symlinks=True)
+    shutil.rmtree(dest / "package" / "model")
+    copy_bundle(bundle, runtime, dest / "package" / "model")
+    report = (dest / "package-report.json").read_text().replace(str(package / "package"), str(dest / "package"))
+    (dest / "package-report.json").write_text(report)
+    return dest

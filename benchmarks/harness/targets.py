@@ -1,0 +1,215 @@
+"""Benchmark targets: where requests go, how a cold start is forced, where REPORT lines come from.
+
+- `local-lambda`: the emulator (`twinserve emulate`) running a package built for this machine;
+- `local-container`: the container service (`python -m container_service`);
+- `aws-lambda` / `aws-container`: the deployed stacks (see benchmarks/harness/aws.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from benchmarks.reportlog import Report, parse_report
+
+
+class Target(Protocol):
+    name: str
+    kind: str  # "lambda" | "container"
+    source: str  # "measured-local" | "measured-aws"
+    host: str
+    port: int
+    path_prefix: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def force_cold(self) -> None: ...
+    def reports(self) -> dict[str, Report]: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> float:
+    """Seconds until `url` answers (any HTTP status)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return time.perf_counter() - start
+        except urllib.error.HTTPError:
+            return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@dataclass
+class LocalLambdaTarget:
+    """The emulator in its own process (so the load generator and the emulator do not share a GIL)."""
+
+    package: Path
+    memory_mb: int = 1769
+    timeout_s: float = 30.0
+    concurrency: int = 10
+    keep_alive_s: float = 300.0
+    runtime: str | None = None
+    handler: str | None = None
+    name: str = "local-lambda"
+    kind: str = "lambda"
+    source: str = "measured-local"
+    host: str = "127.0.0.1"
+    port: int = 0
+    path_prefix: str = ""
+    log_file: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+    _log_cursor: int = 0
+    _reports: dict[str, Report] = field(default_factory=dict)
+    _original_package: Path | None = None
+
+    def start(self) -> None:
+        self.port = self.port or free_port()  # a restart keeps the port, so clients can reconnect
+        self._log_cursor = 0
+        cmd = [sys.executable, "-m", "twinserve", "emulate", "--package", str(self.package), "--port", str(self.port),
+               "--memory-mb", str(self.memory_mb), "--timeout-s", str(self.timeout_s), "--concurrency",
+               str(self.concurrency), "--keep-alive-s", str(self.keep_alive_s)]
+        if self.handler:
+            cmd += ["--handler", self.handler]
+        if self.runtime:
+            cmd += ["--env", f"MODEL_RUNTIME={self.runtime}"]
+        out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_http(self.url("/_emulator/info"), 60, self._proc)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def stop(self) -> None:
+        _stop(self._proc, signal.SIGINT)
+
+    def force_cold(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(self.url("/_emulator/reset"), data=b"", method="POST"),
+                               timeout=30).read()
+
+    def reports(self) -> dict[str, Report]:
+        """REPORT lines from the emulator's log, parsed as CloudWatch's would be."""
+        data = json.loads(urllib.request.urlopen(self.url(f"/_emulator/logs?after={self._log_cursor}"),
+                                                 timeout=30).read())
+        self._log_cursor = data["next"]
+        for line in data["lines"]:
+            report = parse_report(line)
+            if report is not None:
+                self._reports[report.request_id] = report
+        return self._reports
+
+    def swap_model(self, bundle: Path) -> None:
+        """Restart on the same package with another model in it (model-size sweep)."""
+        from benchmarks.harness.scenarios.model_size import copy_package_with_model
+
+        if self._original_package is None:
+            self._original_package = self.package
+        runtime = self.runtime or "onnx"
+        dest = Path("build/lambda") / f"sweep-{bundle.name}-{runtime}"
+        self.stop()
+        self.package = copy_package_with_model(self._original_package, bundle, runtime, dest)
+        self.start()
+
+    def restore_model(self) -> None:
+        if self._original_package is not None:
+            self.stop()
+            self.package, self._original_package = self._original_package, None
+            self.start()
+
+    def describe(self) -> dict[str, Any]:
+        info = json.loads(urllib.request.urlopen(self.url("/_emulator/info"), timeout=30).read())
+        report_path = self.package / "package-report.json"
+        package = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        return {"target": self.name, "source": self.source, "emulator": {k: v for k, v in info.items()
+                                                                        if k not in ("counters", "environments")},
+                "package": {k: package.get(k) for k in ("door", "runtime", "python_version", "unzipped_bytes",
+                                                        "zipped_bytes", "requirements")}}
+
+
+@dataclass
+class LocalContainerTarget:
+    """The container service process, as its image's entrypoint runs it."""
+
+    bundle: Path
+    runtime: str = "onnx"
+    workers: int = 1
+    name: str = "local-container"
+    kind: str = "container"
+    source: str = "measured-local"
+    host: str = "127.0.0.1"
+    port: int = 0
+    path_prefix: str = ""
+    cold_path_s: list[dict[str, float]] = field(default_factory=list)
+    _proc: subprocess.Popen[bytes] | None = None
+    _original_bundle: Path | None = None
+
+    def start(self) -> None:
+        self.port = self.port or free_port()
+        env = {**os.environ, "MODEL_BUNDLE": str(self.bundle), "MODEL_RUNTIME": self.runtime,
+               "TWINSERVE_HOST": self.host, "TWINSERVE_PORT": str(self.port), "TWINSERVE_WORKERS": str(self.workers),
+               "TWINSERVE_LOG_LEVEL": "warning"}
+        started = time.perf_counter()
+        self._proc = subprocess.Popen([sys.executable, "-m", "container_service"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        healthy = _wait_http(f"http://{self.host}:{self.port}/health", 60, self._proc)
+        # The counterpart of a Fargate scale-out after the image is pulled: process start → healthy.
+        self.cold_path_s.append({"process_to_healthy_ms": healthy * 1000.0,
+                                 "spawn_ms": (time.perf_counter() - started - healthy) * 1000.0})
+
+    def stop(self) -> None:
+        _stop(self._proc)
+
+    def force_cold(self) -> None:
+        self.stop()
+        self.start()
+
+    def reports(self) -> dict[str, Report]:
+        return {}
+
+    def swap_model(self, bundle: Path) -> None:
+        if self._original_bundle is None:
+            self._original_bundle = self.bundle
+        self.stop()
+        self.bundle = bundle
+        self.start()
+
+    def restore_model(self) -> None:
+        if self._original_bundle is not None:
+            self.stop()
+            self.bundle, self._original_bundle = self._original_bundle, None
+            self.start()
+
+    def describe(self) -> dict[str, Any]:
+        return {"target": self.name, "source": self.source, "runtime": self.runtime, "workers": self.workers,
+                "bundle": str(self.bundle)}

@@ -1,0 +1,125 @@
+"""`twinserve bench`: run benchmark scenarios against local or deployed targets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from twinserve.commands.model import DEFAULT_BUNDLE
+from twinserve.output import console, fail, user_errors
+
+TARGETS = ("local-lambda", "local-container", "aws")
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+@user_errors
+def bench(
+    target: Annotated[list[str], typer.Option(help=f"Target(s): {', '.join(TARGETS)}.")],
+    scenario: Annotated[list[str], typer.Option(help="Scenario(s), or all.")] = ["all"],  # noqa: B006
+    out: Annotated[Path | None, typer.Option(help="Run folder (default results/<time>); an existing one "
+                                                  "resumes.")] = None,
+    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Model bundle (local targets).")] = DEFAULT_BUNDLE,
+    runtime: Annotated[str, typer.Option(help="onnx or sklearn (local targets).")] = "onnx",
+    door: Annotated[str, typer.Option(help="native or asgi (local-lambda).")] = "native",
+    memory_mb: Annotated[int, typer.Option(help="Lambda memory (local-lambda).")] = 1769,
+    timeout_s: Annotated[float, typer.Option(help="Lambda timeout (local-lambda).")] = 3.0,
+    concurrency: Annotated[int, typer.Option(help="Lambda concurrency limit (local-lambda).")] = 10,
+    workers: Annotated[int, typer.Option(help="Container workers (local-container).")] = 1,
+    function_stack: Annotated[str, typer.Option(help="CloudFormation stack of the function (aws).")]
+    = "TwinserveFunction",
+    service_stack: Annotated[str | None, typer.Option(help="CloudFormation stack of the service (aws).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (aws).")] = None,
+    slo_ms: Annotated[float, typer.Option(help="p99 SLO for the saturation scenario, ms.")] = 100.0,
+    quick: Annotated[bool, typer.Option(help="Fewer requests per scenario (a smoke run).")] = False,
+    repeat: Annotated[list[str] | None, typer.Option(help="Scenario(s) to run again in an existing run.")] = None,
+) -> None:
+    """Measure cold starts, warm latency, bursts, sustained load and limits; write results/<id>/."""
+    from benchmarks.harness.context import Options
+    from benchmarks.harness.runner import run_bench
+    from benchmarks.harness.scenarios import DEFAULT_ORDER, SCENARIOS
+
+    names = list(DEFAULT_ORDER) if "all" in scenario else scenario
+    unknown = [s for s in names + list(repeat or []) if s not in SCENARIOS]
+    if unknown:
+        raise fail(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)} or all")
+    bad = [t for t in target if t not in TARGETS]
+    if bad:
+        raise fail(f"unknown target {bad[0]!r}; choose from {', '.join(TARGETS)}")
+    options = Options.quick_defaults() if quick else Options()
+    options.slo_p99_ms = slo_ms
+    out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
+    targets = build_targets(target, bundle=bundle, runtime=runtime, door=door, memory_mb=memory_mb,
+                            timeout_s=timeout_s, concurrency=concurrency, workers=workers,
+                            function_stack=function_stack, service_stack=service_stack, region=region, out=out)
+    import prediction_core
+    from prediction_core.bundle import read_manifest
+
+    example = (prediction_core.load(bundle, "onnx" if runtime == "onnx" else "sklearn").schema.example_instance()
+               if (bundle / "manifest.json").is_file() else {})
+    manifest = read_manifest(bundle) if (bundle / "manifest.json").is_file() else {}
+    summary = run_bench(targets, names, out, options=options, example=example, repeat=repeat or (),
+                        console=console, environment={"model": {k: manifest.get(k) for k in
+                                                                ("name", "version", "recipe", "metrics", "files")},
+                                                      "options": vars(options)})
+    print_summary(summary)
+    console.print(f"results: {out}/raw.jsonl, {out}/summary.json")
+
+
+def build_targets(names: list[str], *, bundle: Path, runtime: str, door: str, memory_mb: int, timeout_s: float,
+                  concurrency: int, workers: int, function_stack: str, service_stack: str | None,
+                  region: str | None, out: Path) -> list[Any]:
+    from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
+
+    targets: list[Any] = []
+    for name in names:
+        if name == "local-lambda":
+            from twinserve.packaging import ensure_local_package
+
+            with console.status(f"building the {door}/{runtime} package for this machine…"):
+                package = ensure_local_package(bundle, door, runtime)
+            out.mkdir(parents=True, exist_ok=True)
+            targets.append(LocalLambdaTarget(package=package, memory_mb=memory_mb, timeout_s=timeout_s,
+                                             concurrency=concurrency, runtime=runtime,
+                                             log_file=out / "lambda-emulator.log"))
+        elif name == "local-container":
+            targets.append(LocalContainerTarget(bundle=bundle, runtime=runtime, workers=workers))
+        else:
+            import boto3
+
+            from benchmarks.harness.aws import AwsContainerTarget, AwsLambdaTarget
+
+            session = boto3.Session(region_name=region)
+            cfn = session.client("cloudformation")
+            targets.append(AwsLambdaTarget.from_stack(function_stack, cloudformation=cfn,
+                                                      lambda_client=session.client("lambda"),
+                                                      logs_client=session.client("logs")))
+            if service_stack:
+                targets.append(AwsContainerTarget.from_stack(service_stack, cloudformation=cfn))
+    return targets
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"run {summary.get('run_id')}: medians and 95% CIs (ms)")
+    for col in ("target", "scenario", "step", "source", "ok/req", "cold", "429", "p50 [95% CI]", "p99", "req/s"):
+        table.add_column(col, justify="right" if col not in ("target", "scenario", "source") else "left")
+    for g in summary["groups"]:
+        lat = g["latency_ms"]
+        if lat.get("count"):
+            lo, hi = lat["p50_ci95"]
+            p50 = f"{lat['p50']:.2f} [{_fmt(lo, 2)}, {_fmt(hi, 2)}]"
+            p99 = f"{lat['p99']:.2f}"
+        else:
+            p50 = p99 = ""
+        table.add_row(g["target"], g["scenario"], str(g["step"]) if g["step"] is not None else "",
+                      g["source"], f"{g['ok']}/{g['requests']}", str(g["cold_starts"]), str(g["throttled"]), p50,
+                      p99, _fmt(g["throughput_per_s"]))
+    console.print(table)
+    for key, findings in summary["findings"].items():
+        console.print(f"[bold]{key}[/]: {findings}", highlight=False, soft_wrap=True)
