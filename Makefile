@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test lint install bench clean system-deps
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "twinserve needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -18,15 +19,28 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# Debian's chromium renders the HTML report in a test (headless, no browser download).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the report rendering test"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The main job, locally: train, package, measure both options, price them, write the report.
+DEMO_RESULTS ?= results/demo
 demo: $(STAMP)
 	$(VENV)/bin/twinserve train breast-cancer-logreg --out build/bundles/default
-	$(PY) -m benchmarks.core_bench --quick
+	$(VENV)/bin/twinserve package lambda --bundle build/bundles/default --runtime onnx --door native
+	$(VENV)/bin/twinserve bench --target local-lambda --target local-container --scenario all --quick \
+		--out $(DEMO_RESULTS)
+	$(VENV)/bin/twinserve bench --target local-lambda --variant native/sklearn --variant asgi/onnx \
+		--scenario cold-start --quick --out $(DEMO_RESULTS)
+	$(VENV)/bin/twinserve report $(DEMO_RESULTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) system-deps lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinserve.commands import bench, emulate, model, package, serve
+from twinserve.commands import bench, cost, emulate, model, package, report, serve
 
 app = typer.Typer(
     name="twinserve",
@@ -21,6 +21,9 @@ app.command()(serve.serve)
 app.add_typer(package.app, name="package")
 app.command()(emulate.emulate)
 app.command()(bench.bench)
+app.add_typer(cost.app, name="cost")
+app.add_typer(cost.prices_app, name="prices")
+app.command()(report.report)
 
 
 def main() -> None:

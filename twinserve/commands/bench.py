@@ -28,6 +28,8 @@ def bench(
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Model bundle (local targets).")] = DEFAULT_BUNDLE,
     runtime: Annotated[str, typer.Option(help="onnx or sklearn (local targets).")] = "onnx",
     door: Annotated[str, typer.Option(help="native or asgi (local-lambda).")] = "native",
+    variant: Annotated[list[str] | None, typer.Option(help="local-lambda packages as door/runtime, e.g. "
+                                                           "native/sklearn (repeatable; one target each).")] = None,
     memory_mb: Annotated[int, typer.Option(help="Lambda memory (local-lambda).")] = 1769,
     timeout_s: Annotated[float, typer.Option(help="Lambda timeout (local-lambda).")] = 3.0,
     concurrency: Annotated[int, typer.Option(help="Lambda concurrency limit (local-lambda).")] = 10,
@@ -55,7 +57,7 @@ def bench(
     options = Options.quick_defaults() if quick else Options()
     options.slo_p99_ms = slo_ms
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
-    targets = build_targets(target, bundle=bundle, runtime=runtime, door=door, memory_mb=memory_mb,
+    targets = build_targets(target, bundle=bundle, runtime=runtime, door=door, variants=variant, memory_mb=memory_mb,
                             timeout_s=timeout_s, concurrency=concurrency, workers=workers,
                             function_stack=function_stack, service_stack=service_stack, region=region, out=out)
     import prediction_core
@@ -72,7 +74,8 @@ def bench(
     console.print(f"results: {out}/raw.jsonl, {out}/summary.json")
 
 
-def build_targets(names: list[str], *, bundle: Path, runtime: str, door: str, memory_mb: int, timeout_s: float,
+def build_targets(names: list[str], *, bundle: Path, runtime: str, door: str, variants: list[str] | None,
+                  memory_mb: int, timeout_s: float,
                   concurrency: int, workers: int, function_stack: str, service_stack: str | None,
                   region: str | None, out: Path) -> list[Any]:
     from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
@@ -82,12 +85,15 @@ def build_targets(names: list[str], *, bundle: Path, runtime: str, door: str, me
         if name == "local-lambda":
             from twinserve.packaging import ensure_local_package
 
-            with console.status(f"building the {door}/{runtime} package for this machine…"):
-                package = ensure_local_package(bundle, door, runtime)
-            out.mkdir(parents=True, exist_ok=True)
-            targets.append(LocalLambdaTarget(package=package, memory_mb=memory_mb, timeout_s=timeout_s,
-                                             concurrency=concurrency, runtime=runtime,
-                                             log_file=out / "lambda-emulator.log"))
+            pairs = [tuple(v.split("/", 1)) for v in variants] if variants else [(door, runtime)]
+            for v_door, v_runtime in pairs:
+                with console.status(f"building the {v_door}/{v_runtime} package for this machine…"):
+                    package = ensure_local_package(bundle, v_door, v_runtime)
+                out.mkdir(parents=True, exist_ok=True)
+                label = f"local-lambda:{v_door}-{v_runtime}" if variants else "local-lambda"
+                targets.append(LocalLambdaTarget(package=package, memory_mb=memory_mb, timeout_s=timeout_s,
+                                                 concurrency=concurrency, runtime=v_runtime, name=label,
+                                                 log_file=out / f"{label.replace(':', '-')}-emulator.log"))
         elif name == "local-container":
             targets.append(LocalContainerTarget(bundle=bundle, runtime=runtime, workers=workers))
         else:

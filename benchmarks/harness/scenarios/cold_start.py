@@ -15,10 +15,12 @@ def anatomy(server: dict[str, Any], latency_ms: float) -> dict[str, float]:
     invoke, and what the client saw beyond INIT + invoke (front door, network)."""
     metrics = server.get("metrics", {})
     init = server.get("init_ms") or server.get("report_init_ms")
-    if init is None or "InitTotalMs" not in metrics:
+    if init is None:
         return {}
-    handler_init = metrics["InitTotalMs"]
     invoke = server.get("duration_ms") or server.get("report_duration_ms") or 0.0
+    if "InitTotalMs" not in metrics:  # a handler that publishes no INIT breakdown (the ASGI door)
+        return {"other_init_ms": init, "invoke_ms": invoke, "front_door_ms": max(latency_ms - init - invoke, 0.0)}
+    handler_init = metrics["InitTotalMs"]
     parts = {
         "runtime_start_ms": max(init - handler_init, 0.0),
         "imports_ms": metrics.get("HandlerImportMs", 0.0) + metrics.get("RuntimeImportMs", 0.0),

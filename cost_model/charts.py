@@ -1,0 +1,86 @@
+"""The report's charts (matplotlib, Agg): PNG bytes, each titled with where its numbers came from."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def cost_vs_rate(sweep: dict[str, Any]) -> bytes:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    rates = np.array(sweep["rates_per_s"])
+    ax.loglog(rates, sweep["lambda_usd"], label="Lambda + HTTP API")
+    ax.loglog(rates, sweep["fargate_usd"], label="Fargate + ALB")
+    for be in sweep["break_even_rps"]:
+        ax.axvline(be, color="grey", linestyle="--", linewidth=1)
+        ax.annotate(f"break-even {be:,.1f} req/s", (be, ax.get_ylim()[0]), rotation=90, va="bottom", ha="right",
+                    fontsize=8)
+    ax.set_xlabel("constant request rate (req/s)")
+    ax.set_ylabel("USD per month")
+    ax.set_title("Monthly cost vs request rate — modeled from measured inputs")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def latency_cdf(series: dict[str, list[float]], source: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, values in series.items():
+        if not values:
+            continue
+        xs = np.sort(values)
+        ax.semilogx(xs, np.arange(1, len(xs) + 1) / len(xs), label=f"{name} (n={len(xs)})")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of requests ≤ x")
+    ax.set_title(f"Latency CDF, warm vs cold — {source}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+ANATOMY_PARTS = [("runtime_start_ms", "runtime + interpreter start"), ("imports_ms", "imports"),
+                 ("model_load_ms", "model load"), ("first_predict_ms", "first predict"),
+                 ("other_init_ms", "INIT not split by the handler"), ("invoke_ms", "invoke")]
+
+
+def cold_start_anatomy(anatomies: dict[str, dict[str, float]], source: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.7 * max(1, len(anatomies))))
+    names = list(anatomies)
+    left = np.zeros(len(names))
+    for key, label in ANATOMY_PARTS:
+        values = np.array([anatomies[n].get(key, 0.0) for n in names])
+        ax.barh(names, values, left=left, label=label)
+        left += values
+    ax.set_xlabel("milliseconds (p50 of forced cold starts)")
+    ax.set_title(f"What a cold start is made of — {source}")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(names) < 3 else -0.15))
+    return _png(fig)
+
+
+def model_size(by_trees: dict[str, dict[str, Any]], source: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    trees = sorted(by_trees, key=int)
+    size_kb = [by_trees[t]["artifact_bytes"] / 1024 for t in trees]
+    cold = [by_trees[t].get("init_p50_ms") or by_trees[t].get("process_to_healthy_p50_ms") or 0 for t in trees]
+    ax.plot(size_kb, cold, marker="o")
+    for t, x, y in zip(trees, size_kb, cold, strict=True):
+        ax.annotate(f"{t} trees", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("model artifact (KB, log scale)")
+    ax.set_ylabel("cold start (INIT p50, ms)")
+    ax.set_title(f"Model size vs cold start — {source}")
+    ax.grid(True, alpha=0.3)
+    return _png(fig)

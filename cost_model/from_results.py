@@ -1,0 +1,62 @@
+"""Model inputs from a benchmark run (results/<id>/summary.json), each with where it came from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cost_model.compare import Inputs
+
+
+def _group(summary: dict[str, Any], target_prefix: str, scenario: str) -> dict[str, Any] | None:
+    for group in summary["groups"]:
+        if group["target"].startswith(target_prefix) and group["scenario"] == scenario:
+            return group
+    return None
+
+
+def _stat(group: dict[str, Any] | None, key: str, stat: str) -> float | None:
+    if group is None or key not in group or not group[key].get("count"):
+        return None
+    return float(group[key][stat])
+
+
+def inputs_from_results(results: Path) -> Inputs:
+    summary = json.loads((results / "summary.json").read_text())
+    inputs = Inputs()
+    prov: dict[str, str] = {}
+    where = f"measured-local, {results}"
+
+    def take(field: str, value: float | None, how: str) -> None:
+        if value is not None:
+            setattr(inputs, field, value)
+            prov[field] = f"{how} ({where})"
+        else:
+            prov[field] = "default (not in the results)"
+
+    warm_lambda = _group(summary, "local-lambda", "warm") or _group(summary, "aws-lambda", "warm")
+    cold_lambda = _group(summary, "local-lambda", "cold-start") or _group(summary, "aws-lambda", "cold-start")
+    warm_container = _group(summary, "local-container", "warm") or _group(summary, "aws-container", "warm")
+    take("lambda_duration_ms", _stat(warm_lambda, "server_report_duration_ms", "p50"), "warm REPORT Duration p50")
+    take("lambda_init_ms", _stat(cold_lambda, "server_init_ms", "p50"), "cold-start Init Duration p50")
+    take("lambda_warm_p99_ms", _stat(warm_lambda, "latency_ms", "p99"), "warm latency p99")
+    take("lambda_cold_p50_ms", _stat(cold_lambda, "latency_ms", "p50"), "cold-start latency p50")
+    take("container_warm_p99_ms", _stat(warm_container, "latency_ms", "p99"), "warm latency p99")
+    memory = _stat(cold_lambda, "server_max_memory_used_mb", "max")
+    lam_target = next((v for k, v in summary.get("targets", {}).items() if k.startswith("local-lambda")), None)
+    if lam_target and lam_target.get("emulator", {}).get("memory_mb"):
+        inputs.lambda_memory_mb = int(lam_target["emulator"]["memory_mb"])
+        prov["lambda_memory_mb"] = f"configured memory of the measured function ({where}); max used {memory} MB"
+    for key, findings in summary.get("findings", {}).items():
+        is_service_saturation = key.startswith("local-container") and key.endswith("/saturation")
+        if is_service_saturation and findings.get("per_instance_rate_per_s"):
+            inputs.per_task_rps = float(findings["per_instance_rate_per_s"])
+            prov["per_task_rps"] = (f"max sustainable rate of one service instance at p99 ≤ "
+                                    f"{findings['slo_p99_ms']:g} ms ({where}); assumes a Fargate task of "
+                                    f"{inputs.fargate_vcpu:g} vCPU matches this machine's instance")
+    for name in ("per_task_rps", "fargate_vcpu", "fargate_memory_gb", "min_tasks", "target_utilization",
+                 "log_bytes_per_request", "request_kb", "keep_alive_min", "new_connections_per_request"):
+        prov.setdefault(name, f"default {getattr(inputs, name)!r} (assumed, not measured)")
+    inputs.provenance = prov
+    return inputs

@@ -1,0 +1,217 @@
+"""`twinserve report results/<id>`: report.html (self-contained), report.md, cost.csv, cost.json.
+
+Every figure and table says whether it is measured here, measured on AWS, or modeled, and from
+which inputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cost_model import charts
+from cost_model.compare import compare, sweep_constant_rates
+from cost_model.from_results import inputs_from_results
+from cost_model.prices import load_prices
+from cost_model.traffic import PROFILES, profile_rates
+
+PACKAGE_LIMIT_MB = 250
+SOURCES = {"measured-local": "measured here (this machine, local emulator / container process)",
+           "measured-aws": "measured on AWS", "modeled": "modeled from the inputs listed"}
+
+
+def _records(results: Path) -> list[dict[str, Any]]:
+    raw = results / "raw.jsonl"
+    return [json.loads(line) for line in raw.read_text().splitlines() if line] if raw.is_file() else []
+
+
+def _latency_series(records: list[dict[str, Any]]) -> dict[str, list[float]]:
+    series: dict[str, list[float]] = {}
+    for r in records:
+        if r["status"] != 200:
+            continue
+        if r["scenario"] == "warm":
+            series.setdefault(f"{r['target']} warm", []).append(r["latency_ms"])
+        elif r["scenario"] == "cold-start":
+            series.setdefault(f"{r['target']} cold", []).append(r["latency_ms"])
+    return series
+
+
+def _package_rows(root: Path = Path("build/lambda")) -> list[dict[str, Any]]:
+    rows = []
+    for report in sorted(root.glob("*/package-report.json")):
+        data = json.loads(report.read_text())
+        if data.get("target") != "aws" or not data.get("zipped_bytes"):
+            continue
+        rows.append({"variant": f"{data['door']}/{data['runtime']} {data['arch']} py{data['python_version']}",
+                     "unzipped_mb": data["unzipped_bytes"] / 2**20, "zipped_mb": data["zipped_bytes"] / 2**20,
+                     "fits": data["unzipped_bytes"] <= PACKAGE_LIMIT_MB * 2**20})
+    return rows
+
+
+def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, region: str = "us-east-1",
+          package_root: Path = Path("build/lambda")) -> dict[str, Any]:
+    summary = json.loads((results / "summary.json").read_text())
+    records = _records(results)
+    prices = load_prices(region)
+    inputs = inputs_from_results(results)
+    inputs.slo_p99_ms = slo_ms
+    comparisons = {name: compare(prices, inputs, profile_rates(name, peak_rps), name) for name in PROFILES}
+    sweep = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 300))
+    sources = sorted({g["source"] for g in summary["groups"]}) or ["measured-local"]
+    source_text = " and ".join(SOURCES[s] for s in sources)
+    figures: dict[str, tuple[str, bytes]] = {
+        "cost": ("Monthly cost versus request rate (modeled; inputs measured, see the inputs table)",
+                 charts.cost_vs_rate(sweep)),
+        "latency": (f"Latency distribution, warm versus cold ({source_text})",
+                    charts.latency_cdf(_latency_series(records), sources[0])),
+    }
+    anatomies = {k.split("/")[0]: v["anatomy_p50_ms"] for k, v in summary["findings"].items()
+                 if k.endswith("/cold-start") and "anatomy_p50_ms" in v}
+    if anatomies:
+        figures["anatomy"] = ("Cold-start anatomy per runtime and door, p50 (" + source_text + ")",
+                              charts.cold_start_anatomy(anatomies, sources[0]))
+    sweeps = {k.split("/")[0]: v["by_trees"] for k, v in summary["findings"].items() if k.endswith("/model-size")}
+    lambda_sweep = next((v for k, v in sweeps.items() if k.startswith("local-lambda") or k.startswith("aws-lambda")),
+                        None)
+    if lambda_sweep:
+        figures["model_size"] = ("Model size versus cold start (" + source_text + ")",
+                                 charts.model_size(lambda_sweep, sources[0]))
+    limits = {k.split("/")[0]: v for k, v in summary["findings"].items() if k.endswith("/limits")}
+    verdict = _verdict(comparisons, sweep, summary, anatomies, peak_rps)
+    report = {"run_id": summary.get("run_id"), "verdict": verdict, "comparisons": comparisons, "sweep": sweep,
+              "inputs_provenance": inputs.provenance, "limits": limits, "packages": _package_rows(package_root),
+              "prices": {"file": prices.path, "retrieved": prices.retrieved}, "peak_rps": peak_rps,
+              "slo_p99_ms": slo_ms, "sources": sources}
+    _write_cost_files(results, comparisons, sweep)
+    _write_markdown(results, report, summary, figures)
+    _write_html(results, report, summary, figures)
+    return report
+
+
+def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[str, Any],
+             anatomies: dict[str, dict[str, float]], peak_rps: float) -> list[str]:
+    picks = ", ".join(f"{name}: {c['recommendation']}" for name, c in comparisons.items())
+    be = sweep["break_even_rps"]
+    lines = [f"Recommendation at a peak of {peak_rps:g} req/s (modeled) — {picks}.",
+             ("Break-even at constant traffic: " + ", ".join(f"{r:,.1f} req/s" for r in be)
+              + " (below it Lambda is cheaper, above it the always-on service)") if be
+             else "No break-even between 0.001 and 10,000 req/s for these inputs (modeled)."]
+    cold = {k: sum(v.values()) for k, v in anatomies.items()}
+    if cold:
+        lines.append("Cold start p50 (measured): " + ", ".join(f"{k} {v:,.0f} ms" for k, v in cold.items()) + ".")
+    warm = [g for g in summary["groups"] if g["scenario"] == "warm" and g["latency_ms"].get("count")]
+    if warm:
+        lines.append("Warm p99 (measured): " + ", ".join(f"{g['target']} {g['latency_ms']['p99']:.1f} ms"
+                                                         for g in warm) + ".")
+    limits = [f"{k.split('/')[0]} stopped by {v['stopped_by']} at {v.get('at_batch')} instances"
+              for k, v in summary["findings"].items() if k.endswith("/limits") and v.get("at_batch")]
+    if limits:
+        lines.append("Limits (measured): " + "; ".join(limits) + ".")
+    return lines[:5]
+
+
+def _write_cost_files(results: Path, comparisons: dict[str, Any], sweep: dict[str, Any]) -> None:
+    rows = []
+    for profile, c in comparisons.items():
+        for option, o in c["options"].items():
+            rows.append({"profile": profile, "option": option, "usd_per_month": round(o["total_usd"], 2),
+                         "p99_ms": round(o["p99_ms"], 2), "meets_slo": o["meets_slo"],
+                         "recommended": option == c["recommendation"], "source": "modeled"})
+    with (results / "cost.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (results / "cost.json").write_text(json.dumps({"comparisons": comparisons, "sweep": sweep}, indent=2,
+                                                  default=float))
+
+
+def _latency_rows(summary: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for g in summary["groups"]:
+        lat = g["latency_ms"]
+        if not lat.get("count") or g["scenario"] in ("saturation", "limits", "model-size"):
+            continue
+        lo, hi = lat["p50_ci95"]
+        ci = f"[{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "n/a"
+        rows.append([g["target"], g["scenario"], g["source"], str(g["ok"]), f"{lat['p50']:.2f}", ci,
+                     f"{lat['p99']:.2f}", str(g["cold_starts"]), str(g["throttled"])])
+    return rows
+
+
+LATENCY_HEADER = ["target", "scenario", "source", "n", "p50 ms", "p50 95% CI", "p99 ms", "cold", "throttled"]
+
+
+def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    cost_rows = [[p, o, f"{v['total_usd']:,.2f}", f"{v['p99_ms']:.1f}", "yes" if v["meets_slo"] else "no",
+                  "✔" if o == c["recommendation"] else ""]
+                 for p, c in report["comparisons"].items() for o, v in c["options"].items()]
+    inputs = [[k, v] for k, v in report["inputs_provenance"].items()]
+    limit_rows = [[t, str(v.get("largest_ok_batch")), v.get("stopped_by", ""), str(v.get("at_batch", ""))]
+                  for t, v in report["limits"].items()]
+    limit_rows += [[f"package {p['variant']}", "", f"{p['unzipped_mb']:.1f} MB unzipped of {PACKAGE_LIMIT_MB} MB; "
+                    f"{p['zipped_mb']:.1f} MB zipped", "fits" if p["fits"] else "does not fit"]
+                   for p in report["packages"]]
+    return [
+        (f"Monthly cost by traffic profile at a peak of {report['peak_rps']:g} req/s — modeled "
+         f"(prices {report['prices']['retrieved']})", ["profile", "option", "USD/month", "p99 ms", "meets SLO",
+                                                       "recommended"], cost_rows),
+        ("Model inputs and where each came from", ["input", "source"], inputs),
+        ("Latency — " + " and ".join(SOURCES[s] for s in report["sources"]), LATENCY_HEADER, _latency_rows(summary)),
+        ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
+         ["target", "largest batch that worked", "stopped by", "at batch"], limit_rows),
+    ]
+
+
+def _write_markdown(results: Path, report: dict[str, Any], summary: dict[str, Any],
+                    figures: dict[str, tuple[str, bytes]]) -> None:
+    out = [f"# twinserve report — run {report['run_id']}", "", "## Verdict", ""]
+    out += [f"- {line}" for line in report["verdict"]]
+    for key, (caption, png) in figures.items():
+        (results / f"report-{key}.png").write_bytes(png)
+        out += ["", f"![{caption}](report-{key}.png)", f"*{caption}*"]
+    for title, header, rows in _sections(report, summary):
+        out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    (results / "report.md").write_text("\n".join(out) + "\n")
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}td,th{border:1px solid #ccc;padding:.25rem .5rem}
+th{background:#f3f3f3}.verdict{background:#f6fbff;border-left:4px solid #2a7ae2;padding:.5rem 1rem}
+figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}img{max-width:100%}"""
+SCRIPT = """window.addEventListener('load',function(){var imgs=document.images,ok=0;
+for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++;}}
+document.body.setAttribute('data-images-loaded',ok);document.body.setAttribute('data-images-total',imgs.length);});"""
+
+
+def _write_html(results: Path, report: dict[str, Any], summary: dict[str, Any],
+                figures: dict[str, tuple[str, bytes]]) -> None:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>twinserve report {e(str(report['run_id']))}"
+             f"</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
+             f"<h1>twinserve report — run {e(str(report['run_id']))}</h1>",
+             "<p>Sources: <b>measured here</b> = this machine (local Lambda emulator on the real runtime client, "
+             "the container service process); <b>measured on AWS</b> = the deployed stacks; <b>modeled</b> = "
+             "computed from prices and the inputs listed below.</p>",
+             "<div class='verdict'><h2>Verdict</h2><ul>" + "".join(f"<li>{e(v)}</li>" for v in report["verdict"])
+             + "</ul></div>"]
+    for caption, png in figures.values():
+        data = base64.b64encode(png).decode()
+        parts.append(f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{e(caption)}</figcaption></figure>")
+    for title, header, rows in _sections(report, summary):
+        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+                     + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+                     + "</table>")
+    env = summary.get("environment", {}).get("machine", {})
+    parts.append(f"<p><small>Machine: {e(str(env.get('cpu')))}, {env.get('cpus')} CPUs, Python "
+                 f"{e(str(env.get('python')))}; commit {e(str(env.get('git_commit')))}; prices "
+                 f"{e(report['prices']['file'])}.</small></p></body></html>")
+    (results / "report.html").write_text("".join(parts))
