@@ -79,6 +79,9 @@ def test_idle_environments_are_frozen_and_reaped_after_keep_alive() -> None:
     with emulator("hello", keep_alive_s=0.5) as emu:
         _, headers, body = post(emu)
         env = emu.service.envs[headers["x-emulator-env"]]
+        deadline = time.monotonic() + 2
+        while env.state != "idle" and time.monotonic() < deadline:  # parked in the background after answering
+            time.sleep(0.005)
         state = Path(f"/proc/{body['pid']}/stat").read_text().split()[2]
         assert state == "T"  # stopped (SIGSTOP) between invocations
         assert env.state == "idle"
