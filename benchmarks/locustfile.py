@@ -34,7 +34,7 @@ def _body() -> bytes:
     return json.dumps({"instances": [example]}).encode()
 
 
-BODY = _body()
+BODY = _body().decode("utf-8")  # JSON text: FastHttpSession takes str bodies
 RATE_PER_USER = float(os.environ.get("TWINSERVE_RATE_PER_USER", "1"))
 
 
