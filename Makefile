@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean system-deps
+.PHONY: demo test lint install bench clean system-deps synth
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(PY):
@@ -17,7 +19,18 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+# The pinned CDK CLI (package.json): aws-cdk 3.x cannot read aws-cdk-lib 2.x cloud assemblies.
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+# What `cdk deploy` would deploy: the Lambda package, the container context, then the templates.
+synth: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/twinserve package lambda --bundle build/bundles/default --runtime onnx --door native
+	$(VENV)/bin/twinserve package container --bundle build/bundles/default --runtime onnx --out build/container
+	npx cdk synth --quiet
 
 # Debian's chromium renders the HTML report in a test (headless, no browser download).
 system-deps:
@@ -40,7 +53,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) $(NODE_STAMP) system-deps lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

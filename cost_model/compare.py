@@ -42,6 +42,7 @@ class Inputs:
     spot_discount: float = 0.0
     new_connections_per_request: float = 0.05  # clients reuse keep-alive connections (assumed)
     keep_alive_min: float = 10.0
+    nat_gateways: int = 0  # tasks in private subnets reach out through NAT gateways (hourly + per GB)
     slo_p99_ms: float = 100.0
     provenance: dict[str, str] = field(default_factory=dict)
 
@@ -78,8 +79,17 @@ def fargate_option_usd(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[n
     lcus = alb_lcus(new_connections_per_s=hourly_rates * inputs.new_connections_per_request, connection_duration_s=60,
                     requests_per_s=hourly_rates, processed_gb_per_hour=gb_per_hour, rules=1)
     alb = HOURS_PER_MONTH * prices.usd("alb.hours") + float(lcus.sum()) * prices.usd("alb.lcu_hours")
-    return {"fargate_usd": compute, "alb_usd": alb, "total_usd": compute + alb, "task_hours": task_seconds / 3600,
-            "max_tasks": float(tasks.max())}
+    nat = float(nat_monthly_usd(prices, inputs, gb_per_hour.sum()))
+    return {"fargate_usd": compute, "alb_usd": alb, "nat_usd": nat, "total_usd": compute + alb + nat,
+            "task_hours": task_seconds / 3600, "max_tasks": float(tasks.max())}
+
+
+def nat_monthly_usd(prices: PriceBook, inputs: Inputs, processed_gb: Any) -> Any:
+    """NAT gateways (private subnets only): hours for each, plus the traffic they process."""
+    if not inputs.nat_gateways:
+        return np.zeros_like(np.asarray(processed_gb, dtype=np.float64))
+    return (inputs.nat_gateways * HOURS_PER_MONTH * prices.usd("nat.hours")
+            + np.asarray(processed_gb, dtype=np.float64) * prices.usd("nat.processed"))
 
 
 def blended_p99_ms(warm_p99_ms: float, cold_ms: float, cold_fraction: float) -> float:
@@ -136,7 +146,8 @@ def fargate_constant_rate_usd(prices: PriceBook, inputs: Inputs, rates_per_s: ND
     gb_per_hour = rates * 3600 * (inputs.request_kb + inputs.response_kb) / 1024 / 1024
     lcus = alb_lcus(new_connections_per_s=rates * inputs.new_connections_per_request, connection_duration_s=60,
                     requests_per_s=rates, processed_gb_per_hour=gb_per_hour, rules=1)
-    return compute + HOURS_PER_MONTH * (prices.usd("alb.hours") + lcus * prices.usd("alb.lcu_hours"))
+    alb = HOURS_PER_MONTH * (prices.usd("alb.hours") + lcus * prices.usd("alb.lcu_hours"))
+    return compute + alb + nat_monthly_usd(prices, inputs, gb_per_hour * HOURS_PER_MONTH)
 
 
 def sweep_constant_rates(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64]) -> dict[str, Any]:

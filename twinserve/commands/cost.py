@@ -146,6 +146,8 @@ def cost_alb(
 @user_errors
 def cost_compare(
     results: Annotated[Path | None, typer.Option(help="A results/<id> folder: measured inputs.")] = None,
+    from_cdk: Annotated[Path | None, typer.Option(help="cdk.out: memory, architecture, Fargate size, tasks, Spot "
+                                                       "and NAT from the synthesized templates.")] = None,
     profile: Annotated[str, typer.Option(help="constant, diurnal, business-hours, spiky.")] = "diurnal",
     trace: Annotated[Path | None, typer.Option(help="Per-minute trace CSV (a 'requests' column) instead.")] = None,
     peak_rps: Annotated[float, typer.Option(help="Peak requests per second of the profile.")] = 20.0,
@@ -162,6 +164,10 @@ def cost_compare(
 
     prices = _prices(region)
     inputs = inputs_from_results(results) if results else _default_inputs()
+    if from_cdk:
+        from cost_model.from_cdk import apply_cdk
+
+        inputs = _checked(apply_cdk, inputs=inputs, cdk_out=from_cdk)
     inputs.slo_p99_ms = slo_ms
     rates = _checked(trace_rates, path=trace) if trace else _checked(profile_rates, name=profile, peak_rps=peak_rps)
     result = compare(prices, inputs, rates, trace.name if trace else profile)

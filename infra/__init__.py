@@ -1,0 +1,1 @@
+"""The CDK app: FunctionStack (Lambda + API Gateway) and ServiceStack (Fargate + ALB)."""

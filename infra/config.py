@@ -1,0 +1,136 @@
+"""One deployment configuration, read from CDK context (`-c key=value`) or a JSON file
+(`-c config=path.json`), validated with errors that list what is accepted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cost_model.container_costs import FARGATE_SIZES
+
+# CloudWatch Logs retention periods (days) and the CDK names for them.
+RETENTION_NAMES = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+                   60: "TWO_MONTHS", 90: "THREE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 731: "TWO_YEARS",
+                   1827: "FIVE_YEARS", 3653: "TEN_YEARS"}
+LOG_RETENTION_DAYS = tuple(RETENTION_NAMES)
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "runtime": ("onnx", "sklearn"), "door": ("native", "asgi"), "packaging": ("zip", "image"),
+    "arch": ("x86_64", "arm64"), "api_type": ("http", "rest"), "log_retention_days": LOG_RETENTION_DAYS,
+}
+HANDLERS = {"native": "functions.predict.handler.handler", "asgi": "functions.asgi.handler.handler"}
+
+
+class ConfigError(ValueError):
+    """A deployment setting is not one AWS (or twinserve) accepts."""
+
+
+@dataclass
+class DeploymentConfig:
+    runtime: str = "onnx"
+    door: str = "native"
+    packaging: str = "zip"
+    arch: str = "x86_64"
+    memory_mb: int = 1024
+    timeout_s: int = 10
+    reserved_concurrency: int | None = None
+    snapstart: bool = False
+    provisioned_concurrency: int = 0
+    log_retention_days: int = 30
+    api_type: str = "http"
+    throttle_rate_per_s: int = 500
+    throttle_burst: int = 1000
+    fargate_vcpu: float = 0.5
+    fargate_memory_gb: float = 1.0
+    min_tasks: int = 2
+    max_tasks: int = 10
+    cpu_target_percent: int = 60
+    requests_per_target: int = 1000
+    spot: bool = False
+    private_subnets: bool = False
+    container_insights: bool = False
+    package_dir: str = "build/lambda/native-onnx-x86_64-aws/package"
+    image_dir: str = "build/lambda-image/context"
+    container_dir: str = "build/container"
+
+    @property
+    def handler(self) -> str:
+        return HANDLERS[self.door]
+
+    def validate(self) -> DeploymentConfig:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(str, allowed))}")
+        if not 128 <= self.memory_mb <= 10_240:
+            raise ConfigError(f"memory_mb={self.memory_mb}: Lambda takes 128 to 10240 MB")
+        if not 1 <= self.timeout_s <= 900:
+            raise ConfigError(f"timeout_s={self.timeout_s}: Lambda takes 1 to 900 s")
+        if self.snapstart and self.provisioned_concurrency:
+            raise ConfigError("snapstart and provisioned_concurrency cannot be combined (AWS refuses both)")
+        if self.snapstart and self.packaging == "image":
+            raise ConfigError("snapstart works with zip packages only, not container images")
+        reserved = self.reserved_concurrency
+        if self.provisioned_concurrency < 0 or (reserved is not None and reserved < 0):
+            raise ConfigError("concurrency settings cannot be negative")
+        if (self.reserved_concurrency is not None and self.provisioned_concurrency
+                and self.provisioned_concurrency > self.reserved_concurrency):
+            raise ConfigError("provisioned_concurrency cannot exceed reserved_concurrency")
+        if self.fargate_vcpu not in FARGATE_SIZES:
+            raise ConfigError(f"fargate_vcpu={self.fargate_vcpu:g} is not a Fargate size; choose one of "
+                              f"{', '.join(f'{v:g}' for v in FARGATE_SIZES)}")
+        if self.fargate_memory_gb not in FARGATE_SIZES[self.fargate_vcpu]:
+            sizes = FARGATE_SIZES[self.fargate_vcpu]
+            raise ConfigError(f"fargate_memory_gb={self.fargate_memory_gb:g} is not valid with {self.fargate_vcpu:g} "
+                              f"vCPU; Fargate allows {sizes[0]:g} to {sizes[-1]:g} GB")
+        if not 1 <= self.min_tasks <= self.max_tasks:
+            raise ConfigError(f"need 1 <= min_tasks <= max_tasks, got {self.min_tasks} and {self.max_tasks}")
+        if not 1 <= self.cpu_target_percent <= 100:
+            raise ConfigError(f"cpu_target_percent={self.cpu_target_percent}: 1 to 100")
+        return self
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> DeploymentConfig:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown settings {unknown}; known: {', '.join(sorted(known))}")
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            default = getattr(cls(), key)
+            values[key] = _coerce(key, raw, default)
+        return cls(**values).validate()
+
+    @classmethod
+    def from_context(cls, get: Any) -> DeploymentConfig:
+        """From CDK context: `config` names a JSON file; any field may also be set on its own."""
+        data: dict[str, Any] = {}
+        path = get("config")
+        if path:
+            data.update(json.loads(Path(path).read_text()))
+        for name in (f.name for f in fields(cls)):
+            value = get(name)
+            if value is not None:
+                data[name] = value
+        return cls.from_mapping(data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(key: str, raw: Any, default: Any) -> Any:
+    """Context values given with -c arrive as strings."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError
+            return raw.lower() == "true"
+        if isinstance(default, int) or (default is None and key.endswith("concurrency")):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a {type(default).__name__}") from None
+    return raw
