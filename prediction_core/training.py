@@ -34,9 +34,10 @@ class TrainResult:
         return "ONNX: converted" if onnx["status"] == "converted" else f"ONNX: not included ({onnx['reason']})"
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(names: tuple[str, ...] = RECORDED_LIBRARIES) -> dict[str, str]:
+    """Installed versions of the named distributions (absent ones are left out)."""
     out = {}
-    for name in RECORDED_LIBRARIES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -8,13 +8,13 @@ import platform
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness.loadgen import Reply
 from benchmarks.reportlog import Report
 from benchmarks.stats import summarize
+from prediction_core.training import library_versions
 
 # perf_counter → wall clock, fixed once per process so every record uses the same offset.
 _EPOCH_OFFSET = time.time() - time.perf_counter()
@@ -87,14 +87,8 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
-    for name in RECORDED_LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
     return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "versions": versions, "git_commit": git_commit()}
+            "versions": library_versions(RECORDED_LIBRARIES), "git_commit": git_commit()}
 
 
 class RunWriter:
