@@ -22,8 +22,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.emulator.runner import EmulatorThread
-from benchmarks.emulator.service import FunctionConfig
 from benchmarks.stats import median, percentile
 
 HELLO = '''import json
@@ -87,26 +85,39 @@ times.sort(); print(times[len(times) // 2])
 
 def measure(code: Path, handler: str, runtime: str | None, *, body: bytes, cold: int, warm: int,
             memory_mb: int) -> tuple[Result, dict[str, object]]:
-    env = {"MODEL_RUNTIME": runtime} if runtime else {}
+    """The emulator in its own process (as `twinserve emulate` runs), so it shares no GIL with this client."""
+    from benchmarks.harness.targets import LocalLambdaTarget
+
     inits: list[float] = []
     memory = 0
-    with EmulatorThread(FunctionConfig(package=code, handler=handler, memory_mb=memory_mb, keep_alive_s=0,
-                                       environment=env, timeout_s=30)) as emu:
-        info = emu.service.describe()
-        conn = http.client.HTTPConnection("127.0.0.1", emu.emulator.port, timeout=60)
+    info: dict[str, object] = {}
+    cold_target = LocalLambdaTarget(package=code, handler=handler, runtime=runtime, memory_mb=memory_mb,
+                                    keep_alive_s=0, timeout_s=30)
+    cold_target.start()
+    try:
+        info = cold_target.describe()["emulator"]
+        conn = http.client.HTTPConnection("127.0.0.1", cold_target.port, timeout=60)
+        request_ids = []
         for _ in range(cold):
             _, headers = request(conn, body)
             inits.append(float(headers["x-emulator-init-ms"]))
-            memory = max(memory, emu.service.reports[headers["x-emulator-request-id"]].max_memory_used_mb)
+            request_ids.append(headers["x-emulator-request-id"])
         conn.close()
-    with EmulatorThread(FunctionConfig(package=code, handler=handler, memory_mb=memory_mb, environment=env,
-                                       timeout_s=30)) as emu:
-        conn = http.client.HTTPConnection("127.0.0.1", emu.emulator.port, timeout=60)
+        reports = cold_target.reports()
+        memory = max((reports[r].max_memory_used_mb for r in request_ids if r in reports), default=0)
+    finally:
+        cold_target.stop()
+    warm_target = LocalLambdaTarget(package=code, handler=handler, runtime=runtime, memory_mb=memory_mb, timeout_s=30)
+    warm_target.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", warm_target.port, timeout=60)
         request(conn, body)  # the cold one
         for _ in range(20):
             request(conn, body)
         warm_ms = [request(conn, body)[0] for _ in range(warm)]
         conn.close()
+    finally:
+        warm_target.stop()
     from benchmarks.emulator.frontdoor import FrontDoor
     from benchmarks.emulator.httpserver import Request
 

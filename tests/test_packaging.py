@@ -131,3 +131,11 @@ def test_dockerfiles_pass_hadolint(logreg_bundle: TrainResult, tmp_path: Path) -
     proc = subprocess.run([hadolint, str(ROOT / "container_service" / "Dockerfile"),
                            str(ROOT / "functions" / "Dockerfile")], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_find_python_runs_each_candidate() -> None:
+    from twinserve.packaging import find_python
+
+    local = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert find_python(local) == sys.executable
+    assert find_python("2.1") is None  # no such interpreter: precompile reports "not precompiled"

@@ -152,15 +152,32 @@ def precompile(root: Path, python_version: str) -> str:
     compiles every imported module again. unchecked-hash .pyc files are used as they are, which
     suits an immutable package (a timestamp check would fail: zip entries carry 1980 dates).
     Needs an interpreter of the target version; returns what was done, for the report."""
-    local = f"{sys.version_info.major}.{sys.version_info.minor}"
-    python = sys.executable if python_version == local else shutil.which(f"python{python_version}")
+    python = find_python(python_version)
     if python is None:
-        return f"not precompiled: no python{python_version} here (Lambda will compile at every cold start)"
+        return f"not precompiled: no working python{python_version} here (Lambda will compile at every cold start)"
     proc = subprocess.run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
                            str(root)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        return f"partly precompiled: compileall reported errors ({proc.stdout.strip()[-200:]})"
+        failed = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("***")]
+        return (f"precompiled with Python {python_version}, except {len(failed)} file(s) it could not compile "
+                f"(first: {failed[0][:120] if failed else proc.stderr.strip()[-120:]})")
     return f"precompiled with Python {python_version} (unchecked-hash .pyc)"
+
+
+def find_python(version: str) -> str | None:
+    """A working interpreter of exactly this version: this one, one on PATH, or one pyenv installed
+    (pyenv's shims refuse versions that are not selected, so each candidate is run once)."""
+    local = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if version == local:
+        return sys.executable
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
 
 
 def tree_bytes(root: Path) -> int:

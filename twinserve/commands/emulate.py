@@ -108,11 +108,16 @@ async def _run(emulator: object) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        with Live(_table(emulator), console=console, refresh_per_second=2, transient=True) as live:
-            while not stop.is_set():
-                live.update(_table(emulator))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=0.5)
+        if console.is_terminal:
+            # A live table of environments for a person; log lines print above it.
+            with Live(_table(emulator), console=console, refresh_per_second=2, transient=True) as live:
+                while not stop.is_set():
+                    live.update(_table(emulator))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=0.5)
+        else:
+            # Piped or redirected: plain log lines, no display (rich would render every line).
+            await stop.wait()
     finally:
         await emulator.close()
         console.print("emulator stopped; all environments shut down")
