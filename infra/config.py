@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cost_model.container_costs import FARGATE_SIZES
+from cost_model.container_costs import validate_fargate_size
 
 # CloudWatch Logs retention periods (days) and the CDK names for them.
 RETENTION_NAMES = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -76,13 +76,10 @@ class DeploymentConfig:
         if (self.reserved_concurrency is not None and self.provisioned_concurrency
                 and self.provisioned_concurrency > self.reserved_concurrency):
             raise ConfigError("provisioned_concurrency cannot exceed reserved_concurrency")
-        if self.fargate_vcpu not in FARGATE_SIZES:
-            raise ConfigError(f"fargate_vcpu={self.fargate_vcpu:g} is not a Fargate size; choose one of "
-                              f"{', '.join(f'{v:g}' for v in FARGATE_SIZES)}")
-        if self.fargate_memory_gb not in FARGATE_SIZES[self.fargate_vcpu]:
-            sizes = FARGATE_SIZES[self.fargate_vcpu]
-            raise ConfigError(f"fargate_memory_gb={self.fargate_memory_gb:g} is not valid with {self.fargate_vcpu:g} "
-                              f"vCPU; Fargate allows {sizes[0]:g} to {sizes[-1]:g} GB")
+        try:
+            validate_fargate_size(self.fargate_vcpu, self.fargate_memory_gb)  # the cost model's own table
+        except ValueError as exc:
+            raise ConfigError(f"fargate_vcpu/fargate_memory_gb: {exc}") from None
         if not 1 <= self.min_tasks <= self.max_tasks:
             raise ConfigError(f"need 1 <= min_tasks <= max_tasks, got {self.min_tasks} and {self.max_tasks}")
         if not 1 <= self.cpu_target_percent <= 100:

@@ -143,7 +143,7 @@ def test_snapstart_on_published_versions(synth: Callable[..., tuple[Any, Any]]) 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"fargate_vcpu": 0.25, "fargate_memory_gb": 3.0}, "not valid with 0.25 vCPU; Fargate allows 0.5 to 2 GB"),
+        ({"fargate_vcpu": 0.25, "fargate_memory_gb": 3.0}, "3 GB is not valid with 0.25 vCPU on Fargate"),
         ({"snapstart": True, "provisioned_concurrency": 2}, "cannot be combined"),
         ({"memory_mb": 20480}, "128 to 10240 MB"),
         ({"timeout_s": 901}, "1 to 900 s"),
