@@ -118,12 +118,10 @@ def measure(code: Path, handler: str, runtime: str | None, *, body: bytes, cold:
         conn.close()
     finally:
         warm_target.stop()
-    from benchmarks.emulator.frontdoor import FrontDoor
+    from benchmarks.emulator.frontdoor import api_gateway_event
     from benchmarks.emulator.httpserver import Request
 
-    event = FrontDoor.__new__(FrontDoor)
-    event.event_format = "http"
-    api_event = event._event(Request("POST", "/predict", "", {"content-type": "application/json"}, body))
+    api_event = api_gateway_event(Request("POST", "/predict", "", {"content-type": "application/json"}, body), "http")
     handler_ms = in_process_handler_ms(code, handler, api_event, runtime)
     return Result(inits, warm_ms, handler_ms, memory), info
 

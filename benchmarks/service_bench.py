@@ -12,19 +12,16 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.harness.targets import free_port, stop_process, wait_http
 from benchmarks.stats import median
 
 LUA = """
@@ -43,12 +40,6 @@ class WrkResult:
     non_2xx: int
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker", "--workers",
            str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app]
@@ -58,25 +49,16 @@ def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.
                                       "TWINSERVE_PORT": str(port), "TWINSERVE_WORKERS": str(workers),
                                       "TWINSERVE_LOG_LEVEL": "warning"},
                             start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=b"{}", method="POST",
-                                         headers={"content-type": "application/json"})
-            urllib.request.urlopen(req, timeout=1)
-            return proc
-        except urllib.error.HTTPError:
-            return proc  # answering (even 422) means it is up
-        except OSError:
-            time.sleep(0.1)
-    stop(proc)
-    raise SystemExit(f"{app} did not start on port {port}")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/predict", 30, proc)  # any answer (405 to GET) means it is up
+    except RuntimeError as exc:
+        stop(proc)
+        raise SystemExit(f"{app} did not start on port {port}: {exc}") from None
+    return proc
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    stop_process(proc)
 
 
 def _ms(value: str) -> float:

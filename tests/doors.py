@@ -8,7 +8,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from benchmarks.harness.targets import free_port
 from tests.events import FakeContext, make_event, response_parts
 
 JSON = {"content-type": "application/json"}
@@ -33,12 +33,6 @@ class Request:
 
 
 Reply = tuple[int, dict[str, str], Any]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

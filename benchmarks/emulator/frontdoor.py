@@ -67,46 +67,11 @@ class FrontDoor:
         return _json(404, {"message": f"no admin route {req.method} {req.path}"})
 
     # --- API Gateway -------------------------------------------------------------------------
-    def _event(self, req: Request) -> dict[str, Any]:
-        try:
-            body: str | None = req.body.decode("utf-8") if req.body else None
-            is_b64 = False
-        except UnicodeDecodeError:
-            body, is_b64 = base64.b64encode(req.body).decode(), True
-        now = datetime.now(UTC)
-        request_id = uuid.uuid4().hex[:16]
-        source_ip = "127.0.0.1"
-        pairs = [p.partition("=") for p in req.query.split("&") if p]
-        query = {k: v for k, _, v in pairs} or None
-        if self.event_format == "http":
-            return {
-                "version": "2.0", "routeKey": "$default", "rawPath": req.path, "rawQueryString": req.query,
-                "headers": dict(req.headers), "queryStringParameters": query,
-                "requestContext": {
-                    "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
-                    "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
-                    "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
-                    "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                             "userAgent": req.headers.get("user-agent", "")}},
-                "body": body, "isBase64Encoded": is_b64,
-            }
-        return {
-            "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method, "headers": dict(req.headers),
-            "multiValueHeaders": {k: [v] for k, v in req.headers.items()}, "queryStringParameters": query,
-            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-            "pathParameters": {"proxy": req.path.lstrip("/")}, "stageVariables": None,
-            "requestContext": {"accountId": ACCOUNT_ID, "apiId": "local", "httpMethod": req.method,
-                               "path": "/prod" + req.path, "protocol": "HTTP/1.1", "requestId": request_id,
-                               "resourcePath": "/{proxy+}", "stage": "prod",
-                               "identity": {"sourceIp": source_ip, "userAgent": req.headers.get("user-agent", "")}},
-            "body": body, "isBase64Encoded": is_b64,
-        }
-
     async def _api_gateway(self, req: Request) -> Response:
         if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
             return _json(413, {"message": "Request Entity Too Large"},
                          **{"x-amzn-errortype": "RequestEntityTooLargeException"})
-        payload = json.dumps(self._event(req)).encode()
+        payload = json.dumps(api_gateway_event(req, self.event_format)).encode()
         if self.service.config.timeout_s < self.integration_timeout_s:
             # The function's own timeout ends the call first: no API Gateway timer is needed.
             return self._proxy_response(await self.service.invoke(payload))
@@ -187,6 +152,43 @@ class FrontDoor:
             tail = "\n".join(outcome.logs).encode()[-4096:]
             headers["x-amz-log-result"] = base64.b64encode(tail).decode()
         return Response(200, outcome.payload, headers)
+
+
+def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
+    """An HTTP request as API Gateway hands it to Lambda: HTTP API payload v2.0, or REST API v1."""
+    try:
+        body: str | None = req.body.decode("utf-8") if req.body else None
+        is_b64 = False
+    except UnicodeDecodeError:
+        body, is_b64 = base64.b64encode(req.body).decode(), True
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4().hex[:16]
+    source_ip = "127.0.0.1"
+    pairs = [p.partition("=") for p in req.query.split("&") if p]
+    query = {k: v for k, _, v in pairs} or None
+    if event_format == "http":
+        return {
+            "version": "2.0", "routeKey": "$default", "rawPath": req.path, "rawQueryString": req.query,
+            "headers": dict(req.headers), "queryStringParameters": query,
+            "requestContext": {
+                "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
+                "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+                "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                         "userAgent": req.headers.get("user-agent", "")}},
+            "body": body, "isBase64Encoded": is_b64,
+        }
+    return {
+        "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method, "headers": dict(req.headers),
+        "multiValueHeaders": {k: [v] for k, v in req.headers.items()}, "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": req.path.lstrip("/")}, "stageVariables": None,
+        "requestContext": {"accountId": ACCOUNT_ID, "apiId": "local", "httpMethod": req.method,
+                           "path": "/prod" + req.path, "protocol": "HTTP/1.1", "requestId": request_id,
+                           "resourcePath": "/{proxy+}", "stage": "prod",
+                           "identity": {"sourceIp": source_ip, "userAgent": req.headers.get("user-agent", "")}},
+        "body": body, "isBase64Encoded": is_b64,
+    }
 
 
 def _debug_headers(outcome: InvokeOutcome) -> dict[str, str]:

@@ -156,8 +156,8 @@ class AwsContainerTarget:
     def force_cold(self) -> None:
         raise NotImplementedError("forcing a Fargate cold start means a new task (a scale-out); not automated yet")
 
-    def reports(self) -> dict[str, Report]:
-        return {}
+    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
+        return {}  # a container writes no REPORT lines
 
     def describe(self) -> dict[str, Any]:
         return {"target": self.name, "source": self.source, "service_url": self.service_url}

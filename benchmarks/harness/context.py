@@ -80,10 +80,7 @@ class Context:
         """Attach REPORT-line figures to records by request id (waits for late CloudWatch lines)."""
         records = self.records if records is None else records
         wanted = {r.request_id for r in records if r.request_id and r.status != 429}
-        try:
-            reports = self.target.reports(wanted=wanted)  # type: ignore[call-arg]
-        except TypeError:
-            reports = self.target.reports()
+        reports = self.target.reports(wanted=wanted)
         for rec in records:
             if rec.request_id in reports:
                 rec.join_report(reports[rec.request_id])

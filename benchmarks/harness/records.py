@@ -110,9 +110,12 @@ class RunWriter:
         """Repeat a scenario: drop its records and its finished mark."""
         self.state["completed"].pop(f"{target}/{scenario}", None)
         if self.raw_path.is_file():
-            kept = [line for line in self.raw_path.read_text().splitlines()
-                    if not (json.loads(line)["target"] == target and json.loads(line)["scenario"] == scenario)]
-            self.raw_path.write_text("".join(line + "\n" for line in kept))
+            kept = []
+            for line in self.raw_path.read_text().splitlines():
+                record = json.loads(line)
+                if (record["target"], record["scenario"]) != (target, scenario):
+                    kept.append(line + "\n")
+            self.raw_path.write_text("".join(kept))
         self._save()
 
     def write(self, records: list[Record]) -> None:
@@ -176,6 +179,3 @@ def build_summary(records: list[dict[str, Any]], state: dict[str, Any]) -> dict[
     findings = {key: value["findings"] for key, value in state.get("completed", {}).items()}
     return {"run_id": state.get("run_id"), "groups": rows, "findings": findings, "targets": state.get("targets", {})}
 
-
-def asdict_record(record: Record) -> dict[str, Any]:
-    return asdict(record)

@@ -32,7 +32,7 @@ class Target(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def force_cold(self) -> None: ...
-    def reports(self) -> dict[str, Report]: ...
+    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]: ...
     def describe(self) -> dict[str, Any]: ...
 
 
@@ -44,7 +44,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> float:
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> float:
     """Seconds until `url` answers (any HTTP status)."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout_s:
@@ -60,7 +60,7 @@ def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None 
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
     os.killpg(proc.pid, sig)
@@ -106,20 +106,21 @@ class LocalLambdaTarget:
             cmd += ["--env", f"MODEL_RUNTIME={self.runtime}"]
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_http(self.url("/_emulator/info"), 60, self._proc)
+        wait_http(self.url("/_emulator/info"), 60, self._proc)
 
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
 
     def stop(self) -> None:
-        _stop(self._proc, signal.SIGINT)
+        stop_process(self._proc, signal.SIGINT)
 
     def force_cold(self) -> None:
         urllib.request.urlopen(urllib.request.Request(self.url("/_emulator/reset"), data=b"", method="POST"),
                                timeout=30).read()
 
-    def reports(self) -> dict[str, Report]:
-        """REPORT lines from the emulator's log, parsed as CloudWatch's would be."""
+    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
+        """REPORT lines from the emulator's log, parsed as CloudWatch's would be (already complete
+        when a response arrives, so `wanted` needs no waiting here)."""
         data = json.loads(urllib.request.urlopen(self.url(f"/_emulator/logs?after={self._log_cursor}"),
                                                  timeout=30).read())
         self._log_cursor = data["next"]
@@ -182,20 +183,20 @@ class LocalContainerTarget:
         started = time.perf_counter()
         self._proc = subprocess.Popen([sys.executable, "-m", "container_service"], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        healthy = _wait_http(f"http://{self.host}:{self.port}/health", 60, self._proc)
+        healthy = wait_http(f"http://{self.host}:{self.port}/health", 60, self._proc)
         # The counterpart of a Fargate scale-out after the image is pulled: process start → healthy.
         self.cold_path_s.append({"process_to_healthy_ms": healthy * 1000.0,
                                  "spawn_ms": (time.perf_counter() - started - healthy) * 1000.0})
 
     def stop(self) -> None:
-        _stop(self._proc)
+        stop_process(self._proc)
 
     def force_cold(self) -> None:
         self.stop()
         self.start()
 
-    def reports(self) -> dict[str, Report]:
-        return {}
+    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
+        return {}  # a container writes no REPORT lines
 
     def swap_model(self, bundle: Path) -> None:
         if self._original_bundle is None:
