@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from benchmarks.emulator.httpserver import HttpServer, Request, Response, serve
 from benchmarks.emulator.sandbox import Sandbox, make_preexec
 
 API = "/2018-06-01/runtime"
+NEXT = f"{API}/invocation/next"
 JSON = {"content-type": "application/json"}
 ACCEPTED = Response(202, b'{"status":"OK"}', dict(JSON))
 
@@ -69,13 +70,16 @@ class ExecutionEnvironment:
         self._ready: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self.exited: asyncio.Task[int] | None = None
-        self.in_next = asyncio.Event()  # set while the runtime waits in /next (safe to freeze)
+        self.in_next = False  # True while the runtime waits in /next with nothing to do (safe to freeze)
+        # Called (synchronously) when the runtime comes back to /next after an invocation.
+        self.on_next: Callable[[], None] | None = None
         self.metric_lines: list[dict[str, Any]] = []
 
     # --- Runtime API -------------------------------------------------------------------------
-    async def _runtime_api(self, req: Request) -> Response:
-        if req.method == "GET" and req.path == f"{API}/invocation/next":
-            return await self._next()
+    def _runtime_api(self, req: Request) -> Response | Awaitable[Response]:
+        """Answers at once, except /next with nothing to deliver: that long-polls until `deliver`."""
+        if req.method == "GET" and req.path == NEXT:
+            return self._next()
         parts = req.path.split("/")
         if req.method == "POST" and req.path.startswith(f"{API}/invocation/") and len(parts) == 6:
             request_id, kind = parts[4], parts[5]
@@ -95,23 +99,31 @@ class ExecutionEnvironment:
             return ACCEPTED
         return Response(404, b'{"errorMessage":"not found","errorType":"NotFound"}', dict(JSON))
 
-    async def _next(self) -> Response:
+    def _next(self) -> Response | Awaitable[Response]:
         if self._ready is not None and not self._ready.done():
             self.ready_at = time.perf_counter()
             self._ready.set_result(None)
         previous = self.pending
         if previous is not None and previous.result.done():
             self.pending = None
-        if self.pending is None:
-            self._next_waiter = asyncio.get_running_loop().create_future()
-            self.in_next.set()
-            try:
-                await self._next_waiter
-            finally:
-                self._next_waiter = None
-                self.in_next.clear()
-        inv = self.pending
-        assert inv is not None
+        if self.pending is not None:
+            return self._invocation_response(self.pending)
+        return self._wait_next()
+
+    async def _wait_next(self) -> Response:
+        self._next_waiter = asyncio.get_running_loop().create_future()
+        self.in_next = True
+        if self.on_next is not None:
+            self.on_next()
+        try:
+            await self._next_waiter
+        finally:
+            self._next_waiter = None
+            self.in_next = False
+        assert self.pending is not None
+        return self._invocation_response(self.pending)
+
+    def _invocation_response(self, inv: Invocation) -> Response:
         headers = {
             "content-type": "application/json",
             "lambda-runtime-aws-request-id": inv.request_id,
@@ -126,7 +138,9 @@ class ExecutionEnvironment:
         if inv.cognito_identity:
             headers["lambda-runtime-cognito-identity"] = inv.cognito_identity
         inv.delivered_at = time.perf_counter()
-        return Response(200, inv.payload, headers)
+        # A frozen runtime is thawed once the invocation is in its socket: it then wakes once, to
+        # read it, instead of once for SIGCONT and again for the data.
+        return Response(200, inv.payload, headers, after_write=self.thaw if self.frozen else None)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -178,9 +192,10 @@ class ExecutionEnvironment:
 
     def deliver(self, inv: Invocation) -> None:
         self.pending = inv
-        self.thaw()
         if self._next_waiter is not None and not self._next_waiter.done():
-            self._next_waiter.set_result(None)
+            self._next_waiter.set_result(None)  # the /next response thaws the runtime once written
+        else:
+            self.thaw()
 
     def freeze(self) -> None:
         """SIGSTOP between invocations, as Lambda freezes idle environments."""
@@ -194,14 +209,6 @@ class ExecutionEnvironment:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGCONT)
             self.frozen = False
-
-    async def wait_in_next(self, timeout_s: float = 5.0) -> bool:
-        """Until the runtime is back in /next after a response (then it may be frozen)."""
-        try:
-            await asyncio.wait_for(self.in_next.wait(), timeout=timeout_s)
-            return True
-        except TimeoutError:
-            return False
 
     @property
     def alive(self) -> bool:

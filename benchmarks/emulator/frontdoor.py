@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
+import os
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from benchmarks.emulator.httpserver import Request, Response
 from benchmarks.emulator.service import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome, LambdaService
@@ -71,7 +74,7 @@ class FrontDoor:
         if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
             return _json(413, {"message": "Request Entity Too Large"},
                          **{"x-amzn-errortype": "RequestEntityTooLargeException"})
-        payload = json.dumps(api_gateway_event(req, self.event_format)).encode()
+        payload = orjson.dumps(api_gateway_event(req, self.event_format))
         if self.service.config.timeout_s < self.integration_timeout_s:
             # The function's own timeout ends the call first: no API Gateway timer is needed.
             return self._proxy_response(await self.service.invoke(payload))
@@ -96,10 +99,7 @@ class FrontDoor:
             if self.event_format == "http":
                 return _json(500, {"message": "Internal Server Error"}, **debug)
             return _json(502, {"message": "Internal server error"}, **debug)
-        try:
-            result = json.loads(outcome.payload)
-        except ValueError:
-            result = None
+        result = _loads(outcome.payload)
         if not isinstance(result, dict) or "statusCode" not in result:
             if self.event_format == "http":  # HTTP API v2 infers a 200 JSON response
                 return Response(200, outcome.payload, {"content-type": JSON, **debug})
@@ -161,8 +161,8 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
         is_b64 = False
     except UnicodeDecodeError:
         body, is_b64 = base64.b64encode(req.body).decode(), True
-    now = datetime.now(UTC)
-    request_id = uuid.uuid4().hex[:16]
+    epoch_s = time.time()
+    request_id = os.urandom(8).hex()
     source_ip = "127.0.0.1"
     pairs = [p.partition("=") for p in req.query.split("&") if p]
     query = {k: v for k, _, v in pairs} or None
@@ -173,7 +173,7 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
             "requestContext": {
                 "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
                 "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
-                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+                "time": _request_time(int(epoch_s)), "timeEpoch": int(epoch_s * 1000),
                 "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
                          "userAgent": req.headers.get("user-agent", "")}},
             "body": body, "isBase64Encoded": is_b64,
@@ -189,6 +189,23 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
                            "identity": {"sourceIp": source_ip, "userAgent": req.headers.get("user-agent", "")}},
         "body": body, "isBase64Encoded": is_b64,
     }
+
+
+@functools.lru_cache(maxsize=4)
+def _request_time(epoch_s: int) -> str:
+    """requestContext.time as API Gateway writes it (one formatting per second, not per request)."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_s))
+
+
+def _loads(payload: bytes) -> Any:
+    """The function's JSON result, or None. orjson first; json for what only it accepts (NaN, huge ints)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(payload)
+        except ValueError:
+            return None
 
 
 def _debug_headers(outcome: InvokeOutcome) -> dict[str, str]:

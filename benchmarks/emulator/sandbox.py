@@ -71,6 +71,7 @@ class Sandbox:
         self.dirs: list[Path] = []
         self.procs_files: list[str] = []
         self._peak_file: str | None = None
+        self._kept: dict[str, int] = {}  # path -> open descriptor, re-read with pread (see _read_kept)
         if kind == "v2":
             d = V2_ROOT / name
             d.mkdir(parents=True, exist_ok=True)
@@ -109,12 +110,21 @@ class Sandbox:
         cgroup already brought into the page cache, which a Lambda sandbox (its own VM) pays for."""
         cgroup_peak = 0
         if self._peak_file is not None:
-            try:
-                with open(self._peak_file, "rb") as fh:
-                    cgroup_peak = int(fh.read())
-            except (OSError, ValueError):
-                pass
-        return max(cgroup_peak, _status_kb(pid, "VmHWM") * 1024 if pid else 0)
+            with contextlib.suppress(ValueError):
+                cgroup_peak = int(self._read_kept(self._peak_file) or b"0")
+        hwm_kb = _field_kb(self._read_kept(f"/proc/{pid}/status"), "VmHWM") if pid else 0
+        return max(cgroup_peak, hwm_kb * 1024)
+
+    def _read_kept(self, path: str) -> bytes:
+        """The file's current text. Read after every invocation, so the descriptor is kept: procfs and
+        cgroupfs render afresh on each read from offset 0, and open/stat/close cost twice the read."""
+        try:
+            fd = self._kept.get(path)
+            if fd is None:
+                fd = self._kept[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(fd, 16384, 0)
+        except OSError:
+            return b""
 
     def oom_killed(self) -> bool:
         try:
@@ -130,6 +140,10 @@ class Sandbox:
         return False
 
     def destroy(self) -> None:
+        for fd in self._kept.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._kept.clear()
         for d in self.dirs:
             with contextlib.suppress(OSError):
                 d.rmdir()
@@ -142,9 +156,13 @@ def rss_bytes(pid: int) -> int:
 def _status_kb(pid: int | None, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status", "rb") as fh:
-            text = fh.read()
+            return _field_kb(fh.read(), field)
     except OSError:
         return 0
+
+
+def _field_kb(text: bytes, field: str) -> int:
+    """A "Name:   123 kB" field of /proc/PID/status, in kB (0 when absent)."""
     start = text.find(field.encode() + b":")
     if start < 0:
         return 0

@@ -46,6 +46,7 @@ INIT_LIMIT_S = 10.0
 ACCOUNT_ID = "123456789012"
 RSS_POLL_S = 0.01
 PARKING_WAIT_S = 0.05
+PARKING_TIMEOUT_S = 5.0  # an answered runtime not back in /next by then is discarded
 MAX_KEPT_REPORTS = 100_000
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -116,7 +117,7 @@ class LambdaService:
         self.envs: dict[str, ExecutionEnvironment] = {}
         self.idle: list[ExecutionEnvironment] = []
         # Answered, but the runtime has not yet come back to /next: busy until it does.
-        self.parking: dict[str, asyncio.Task[None]] = {}
+        self.parking: dict[str, asyncio.Future[None]] = {}
         self.emulator_id = uuid.uuid4().hex[:8]
         self._env_counter = itertools.count(1)
         self.counters = collections.Counter[str]()
@@ -137,7 +138,8 @@ class LambdaService:
         if request_id in self._capture:
             self._capture[request_id].append(line)
         if self.config.echo is not None:
-            print(line, file=self.config.echo, flush=True)
+            self.config.echo.write(line + "\n")  # one write per line (print writes the newline separately)
+            self.config.echo.flush()
         if self._log_fh is not None:
             self._log_fh.write(line + "\n")
 
@@ -262,19 +264,43 @@ class LambdaService:
         await env.destroy()
 
     def _release(self, env: ExecutionEnvironment) -> None:
-        """Park the environment in the background: the caller has its answer already."""
+        """Park the environment: idle (frozen) as soon as its runtime is back in /next, which the
+        environment reports synchronously, so a request right behind this one already finds it idle."""
         env.state = "parking"
-        self.parking[env.env_id] = asyncio.create_task(self._park(env))
+        if self.config.keep_alive_s == 0:  # every request cold: this environment is done
+            self.parking[env.env_id] = asyncio.ensure_future(self._retire(env))
+            return
+        loop = asyncio.get_running_loop()
+        parked = self.parking[env.env_id] = loop.create_future()
+        timer = loop.call_later(PARKING_TIMEOUT_S, self._park_timed_out, env, parked)
 
-    async def _park(self, env: ExecutionEnvironment) -> None:
+        def back_in_next() -> None:
+            env.on_next = None
+            timer.cancel()
+            if env.alive:
+                env.freeze()
+                env.state = "idle"
+                env.idle_since = time.monotonic()
+                self.idle.append(env)
+                self.parking.pop(env.env_id, None)
+                parked.set_result(None)
+            else:
+                self._park_timed_out(env, parked)
+
+        if env.in_next:
+            back_in_next()
+        else:
+            env.on_next = back_in_next
+
+    def _park_timed_out(self, env: ExecutionEnvironment, parked: asyncio.Future[None]) -> None:
+        """The runtime did not come back to /next after answering (or died): it is not reusable."""
+        env.on_next = None
+        self.parking[env.env_id] = asyncio.ensure_future(self._retire(env))
+        parked.set_result(None)
+
+    async def _retire(self, env: ExecutionEnvironment) -> None:
         try:
-            if self.config.keep_alive_s == 0 or not await env.wait_in_next() or not env.alive:
-                await self._discard(env)
-                return
-            env.freeze()
-            env.state = "idle"
-            env.idle_since = time.monotonic()
-            self.idle.append(env)
+            await self._discard(env)
         finally:
             self.parking.pop(env.env_id, None)
 

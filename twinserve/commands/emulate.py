@@ -52,7 +52,7 @@ def emulate(
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE for the function (repeatable).")] = None,
 ) -> None:
     """Run a Lambda package locally on the real runtime client, with Lambda's execution model."""
-    from benchmarks.emulator.runner import Emulator
+    from benchmarks.emulator.runner import Emulator, new_event_loop
     from benchmarks.emulator.service import FunctionConfig
 
     code_dir, handler_name, report = resolve_package(package, handler)
@@ -72,7 +72,8 @@ def emulate(
         config.validate()
     except ValueError as exc:
         raise fail(str(exc)) from None
-    asyncio.run(_run(Emulator(config, host=host, port=port, event_format=event)))
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(_run(Emulator(config, host=host, port=port, event_format=event)))
 
 
 def _table(emulator: object) -> Table:
