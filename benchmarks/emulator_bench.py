@@ -2,8 +2,10 @@
 
 For each function (a hello-world handler; the prediction handler, native door with ONNX and with
 scikit-learn; the ASGI door with both), in one run: INIT p50 over N forced cold starts
-(keep-alive 0), warm p50/p99 over sequential requests on one connection, and the emulator's own
-overhead (warm round trip through the emulator minus the same handler called in-process).
+(keep-alive 0, after one discarded cold start that fills the file cache), warm p50/p99 over
+sequential requests on one connection, and the emulator's own overhead (warm round trip through the
+emulator minus the same handler called in-process; it includes the HTTP client and the real runtime
+client's two round trips, and for the prediction handlers the log and EMF lines they print).
 Prints the ratios INIT(prediction)/INIT(hello world) and INIT(onnx)/INIT(sklearn).
 All figures: measured here (local emulator, CPU share as configured; see the header line).
 Run: `python -m benchmarks.emulator_bench [--cold 20] [--warm 200] [--memory-mb 1769]`.
@@ -97,6 +99,9 @@ def measure(code: Path, handler: str, runtime: str | None, *, body: bytes, cold:
     try:
         info = cold_target.describe()["emulator"]
         conn = http.client.HTTPConnection("127.0.0.1", cold_target.port, timeout=60)
+        # One discarded cold start first: right after a package build its files are still being read
+        # from disk, which would charge that one variant for the file cache, not for its INIT.
+        request(conn, body)
         request_ids = []
         for _ in range(cold):
             _, headers = request(conn, body)
@@ -191,6 +196,11 @@ def main() -> None:
     if onnx and sk:
         verdict = "meets" if onnx / sk <= 0.25 else "misses"
         console.print(f"target: native ONNX INIT ≤ 0.25 of native scikit-learn INIT → {onnx / sk:.2f} ({verdict})")
+    if "hello world" in results:
+        hello_result = results["hello world"]
+        overhead = percentile(hello_result.warm_ms, 50) - (hello_result.handler_ms or 0.0)
+        verdict = "meets" if overhead < 1.0 else "misses"
+        console.print(f"target: warm-invoke overhead (hello world) < 1 ms → {overhead:.2f} ms ({verdict})")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument("--runtimes", nargs="+", choices=["onnx", "sklearn"], default=["onnx", "sklearn"],
+                        help="model runtimes to serve (the bare endpoint always runs)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`")
@@ -92,10 +94,10 @@ def main() -> None:
 
     example = prediction_core.load(args.bundle, "sklearn").schema.example_instance()
     body = json.dumps({"instances": [example]})
-    targets = {"bare starlette": ("benchmarks.bare_app:app", {}),
-               "service onnx": ("container_service", {"MODEL_BUNDLE": str(args.bundle), "MODEL_RUNTIME": "onnx"}),
-               "service sklearn": ("container_service",
-                                   {"MODEL_BUNDLE": str(args.bundle), "MODEL_RUNTIME": "sklearn"})}
+    targets = {"bare starlette": ("benchmarks.bare_app:app", {})}
+    for runtime in args.runtimes:
+        targets[f"service {runtime}"] = ("container_service", {"MODEL_BUNDLE": str(args.bundle),
+                                                              "MODEL_RUNTIME": runtime})
     console = Console(width=max(Console().width, 110))
     results: dict[str, list[WrkResult]] = {name: [] for name in targets}
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,9 +126,10 @@ def main() -> None:
                       f"{median([r.p99_ms for r in runs]):.2f}", str(sum(r.non_2xx for r in runs)),
                       f"{rps / bare_rps:.2f}")
     console.print(table)
-    onnx_ratio = median([r.rps for r in results["service onnx"]]) / bare_rps
-    verdict = "meets" if onnx_ratio >= 0.6 else "misses"
-    console.print(f"target: service onnx ≥ 0.60 of bare → {onnx_ratio:.2f} ({verdict})")
+    if "service onnx" in results:
+        onnx_ratio = median([r.rps for r in results["service onnx"]]) / bare_rps
+        verdict = "meets" if onnx_ratio >= 0.6 else "misses"
+        console.print(f"target: service onnx ≥ 0.60 of bare → {onnx_ratio:.2f} ({verdict})")
 
 
 if __name__ == "__main__":

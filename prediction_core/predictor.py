@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ class Predictor:
         self.timings = timings
         self._model = model
         self._model_info = {"name": self.name, "version": self.version, "runtime": runtime}
+        # A runtime may answer one validated row without an input array (ONNX does): the common
+        # serving request, one instance, then costs no numpy allocation at all.
+        self._predict_row: Callable[[tuple[int | float, ...]], list[float] | None] | None = getattr(
+            model, "predict_row", None)
 
     @property
     def model_info(self) -> dict[str, str]:
@@ -36,6 +41,12 @@ class Predictor:
 
     def predict(self, instances: Any) -> list[dict[str, Any]]:
         """Validate instances (errors name index and field) and predict them in one batch."""
+        if (self._predict_row is not None and type(instances) is list and len(instances) == 1
+                and self.timings.first_predict_ms is not None):
+            row = self.schema.valid_row(instances[0])
+            probabilities = self._predict_row(row) if row is not None else None
+            if probabilities is not None:
+                return [self._shape_row(probabilities)]
         inputs = self.schema.validate(instances, dtype=self._model.input_dtype)
         if self.timings.first_predict_ms is None:
             with stopwatch_ms() as elapsed:
@@ -53,11 +64,11 @@ class Predictor:
         # The label is the most probable class (the first on a tie, as numpy's argmax) in both
         # runtimes, so they cannot disagree. Plain Python: for a few rows numpy's overhead dominates,
         # and for many rows building the dicts dominates anyway.
+        return [self._shape_row(row) for row in proba.tolist()]
+
+    def _shape_row(self, row: list[float]) -> dict[str, Any]:
         classes = self.classes
-        out = []
-        for row in proba.tolist():
-            out.append({"label": classes[row.index(max(row))], "probabilities": dict(zip(classes, row, strict=True))})
-        return out
+        return {"label": classes[row.index(max(row))], "probabilities": dict(zip(classes, row, strict=True))}
 
 
 def available_runtimes(manifest: dict[str, Any]) -> list[str]:

@@ -65,6 +65,7 @@ class InputSchema:
     _row_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     _low: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _high: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _integer_positions: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(f.name for f in self.features))
@@ -82,6 +83,7 @@ class InputSchema:
         object.__setattr__(self, "_row_getter", getter if len(self.names) > 1 else lambda inst: (getter(inst),))
         object.__setattr__(self, "_low", tuple(self._minimums.tolist()))
         object.__setattr__(self, "_high", tuple(self._maximums.tolist()))
+        object.__setattr__(self, "_integer_positions", tuple(self._integer_columns.tolist()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "features": [f.to_dict() for f in self.features]}
@@ -134,6 +136,33 @@ class InputSchema:
         fast = self._fast_tabular(instances, dtype)
         return fast if fast is not None else self._validate_tabular(instances).astype(dtype, copy=False)
 
+    def valid_row(self, instance: Any) -> tuple[int | float, ...] | None:
+        """One instance's values in schema order when it is entirely valid, else None (and `validate`
+        explains). Only for bounded tabular schemas, where every rule can be checked on the Python
+        values: the single-row serving path then builds no array (see Predictor.predict)."""
+        if self.kind != "tabular" or not self._bounded:
+            return None
+        row = self._row_values(instance)
+        if row is None or not self._in_bounds(row):
+            return None
+        for j in self._integer_positions:
+            value = row[j]
+            if type(value) is not int and not value.is_integer():
+                return None
+        return row
+
+    def _row_values(self, instance: Any) -> tuple[Any, ...] | None:
+        """The values of an exact dict with exactly the schema's keys, all int or float (bool is neither)."""
+        if type(instance) is not dict or instance.keys() != self.names_set:
+            return None
+        row: tuple[Any, ...] = self._row_getter(instance)
+        return row if set(map(type, row)) <= _NUMERIC_TYPE_SET else None
+
+    def _in_bounds(self, row: tuple[Any, ...]) -> bool:
+        # map(operator.le, …) runs the comparisons at C speed; NaN compares false, ±inf is out of bounds.
+        le = operator.le
+        return all(map(le, self._low, row)) and all(map(le, row, self._high))
+
     def _fast_tabular(self, instances: Sequence[Any], dtype: type[np.floating[Any]]) -> np.ndarray | None:
         """The array for a batch that is entirely valid, or None to let the detailed check explain.
 
@@ -141,23 +170,16 @@ class InputSchema:
         keys, int/float values (bool is neither), then ranges, which with every feature bounded
         also reject NaN and infinity (NaN compares false, ±inf falls outside finite bounds).
         """
-        expected = self.names_set
-        getter = self._row_getter
-        numeric = _NUMERIC_TYPE_SET
         rows = []
         for inst in instances:
-            if type(inst) is not dict or inst.keys() != expected:
-                return None
-            row = getter(inst)
-            if not set(map(type, row)) <= numeric:
+            row = self._row_values(inst)
+            if row is None:
                 return None
             rows.append(row)
         checked_in_python = len(rows) <= SMALL_BATCH_ROWS and self._bounded
         if checked_in_python:
-            low, high, le = self._low, self._high, operator.le
-            for row in rows:  # map(operator.le, …) runs the comparisons at C speed
-                if not (all(map(le, low, row)) and all(map(le, row, high))):
-                    return None
+            if not all(map(self._in_bounds, rows)):
+                return None
             if not self._integer_columns.size:
                 return np.array(rows, dtype=dtype)  # every check already ran on the Python values
         array = np.array(rows, dtype=np.float64)

@@ -146,3 +146,23 @@ def test_fast_and_detailed_validation_agree(data: st.DataObject, schema: InputSc
     else:
         assert fast is not None and np.array_equal(fast, detailed)
         assert np.array_equal(schema.validate(instances), detailed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_single_row_check_accepts_exactly_what_validation_accepts(data: st.DataObject) -> None:
+    instance = data.draw(st.fixed_dictionaries({n: VALUES for n in SCHEMA.names}))
+    row = SCHEMA.valid_row(instance)
+    try:
+        expected = SCHEMA._validate_tabular([instance])
+    except InvalidInstancesError:
+        assert row is None
+    else:
+        assert row is not None and np.array_equal(np.array([row], dtype=np.float64), expected)
+
+
+def test_the_single_row_check_declines_what_it_cannot_check_in_python() -> None:
+    assert UNBOUNDED.valid_row({"x": 1.0, "n": 2}) is None  # unbounded: NaN/inf need the array check
+    assert TEXT.valid_row({"text": "hi"}) is None
+    assert SCHEMA.valid_row({"radius": 1.0, "count": 2.5}) is None  # not an integer
+    assert SCHEMA.valid_row({"radius": 1.0, "count": 2.0}) == (1.0, 2.0)

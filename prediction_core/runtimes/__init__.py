@@ -13,7 +13,9 @@ from prediction_core.exceptions import RuntimeNotAvailableError
 
 class Model(Protocol):
     """A loaded model: class probabilities (float32 or float64) for a validated input array,
-    columns in manifest order. `input_dtype` is the float type it consumes for tabular input."""
+    columns in manifest order. `input_dtype` is the float type it consumes for tabular input.
+    A runtime may also offer `predict_row(values) -> list[float] | None` for one validated tabular
+    row (None: use `predict_proba`); the predictor takes it for single-instance requests."""
 
     input_dtype: Any
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,10 @@ class OnnxModel:
             else (lambda feed: session.run(self._outputs, feed, options)))
         self._single_row = None if text else _SingleRow.build(session, self._input)
 
+    def predict_row(self, row: tuple[int | float, ...]) -> list[float] | None:
+        """Probabilities for one validated row, or None when it must take `predict_proba`."""
+        return self._single_row.run_row(row) if self._single_row is not None else None
+
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
         # Converted graphs take float32 rows, or one string column for text models. The float32
         # result is returned as is: converting it to Python floats later is exact.
@@ -59,6 +64,10 @@ class _SingleRow:
         self._row = row  # the binding points at these two arrays' memory: they live as long as it does
         self._out = out
         self._busy = threading.Lock()
+        # Python values are packed straight into the bound input as float32: the same C double to
+        # float rounding as numpy's astype, with no array built per request.
+        self._pack = struct.Struct(f"={row.shape[1]}f").pack_into
+        self._row_memory = row.data.cast("B")
         options = ort.RunOptions()
         native_session, native_binding = getattr(session, "_sess", None), getattr(binding, "_iobinding", None)
         # As above, the binding's own call skips a Python layer (and a per-call RunOptions).
@@ -80,6 +89,20 @@ class _SingleRow:
         binding.bind_cpu_input(input_name, row)
         binding.bind_output(PROBABILITIES_OUTPUT, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
         return cls(session, binding, row, out)
+
+    def run_row(self, row: tuple[int | float, ...]) -> list[float] | None:
+        if not self._busy.acquire(blocking=False):
+            return None
+        try:
+            try:
+                self._pack(self._row_memory, 0, *row)
+            except (OverflowError, struct.error):  # beyond float32's range: numpy's path makes it ±inf
+                return None
+            self._execute()
+            probabilities: list[float] = self._out[0].tolist()
+            return probabilities
+        finally:
+            self._busy.release()
 
     def run(self, inputs: np.ndarray) -> np.ndarray | None:
         if not self._busy.acquire(blocking=False):
