@@ -94,7 +94,7 @@ def main() -> None:
 
     example = prediction_core.load(args.bundle, "sklearn").schema.example_instance()
     body = json.dumps({"instances": [example]})
-    targets = {"bare starlette": ("benchmarks.bare_app:app", {})}
+    targets: dict[str, tuple[str, dict[str, str]]] = {"bare starlette": ("benchmarks.bare_app:app", {})}
     for runtime in args.runtimes:
         targets[f"service {runtime}"] = ("container_service", {"MODEL_BUNDLE": str(args.bundle),
                                                               "MODEL_RUNTIME": runtime})
