@@ -415,7 +415,8 @@ class LambdaService:
                       f"{cfg.timeout_s:.2f} seconds"
             body = _error_payload(message, error_type)
             self.log(message, request_id=request_id)
-        outcome = self._finish(env, request_id, cold, init_ms, duration_ms, body, error_type)
+        outcome = self._finish(env, request_id, cold, init_ms, duration_ms, body, error_type,
+                               peak_memory_bytes=inv.peak_memory_bytes if inv.result in done else None)
         outcome.metrics = _emf_values(env.metric_lines[metrics_before:])
         env.invocations += 1
         if error_type in ("Sandbox.Timedout", "Runtime.ExitError", "Runtime.OutOfMemory") or not env.alive:
@@ -425,8 +426,11 @@ class LambdaService:
         return outcome
 
     def _finish(self, env: ExecutionEnvironment, request_id: str, cold: bool, init_ms: float | None,
-                duration_ms: float, body: bytes, error_type: str | None) -> InvokeOutcome:
-        max_mem_mb = math.ceil(env.sandbox.peak_memory_bytes(env.pid) / MB)
+                duration_ms: float, body: bytes, error_type: str | None, *,
+                peak_memory_bytes: int | None = None) -> InvokeOutcome:
+        if peak_memory_bytes is None:
+            peak_memory_bytes = env.sandbox.peak_memory_bytes(env.pid)
+        max_mem_mb = math.ceil(peak_memory_bytes / MB)
         report = Report(request_id=request_id, duration_ms=round(duration_ms, 2),
                         billed_duration_ms=billed_duration_ms(duration_ms, init_ms),
                         memory_size_mb=self.config.memory_mb, max_memory_used_mb=max_mem_mb,
