@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,20 @@ prediction_core.load({str(logreg_bundle.bundle_dir)!r}, "sklearn", warmup=True)
 print(json.dumps({{m: m in sys.modules for m in ("sklearn", "onnxruntime")}}))
 """
     assert _modules_after(code) == {"sklearn": True, "onnxruntime": False}
+
+
+def _blas_threads(preset: dict[str, str]) -> int:
+    code = """
+import functions, numpy, threadpoolctl
+print(max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                             "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, **preset})
+    return int(out.stdout)
+
+
+def test_lambda_doors_pin_blas_to_one_thread_unless_configured() -> None:
+    assert _blas_threads({}) == 1
+    assert _blas_threads({"OPENBLAS_NUM_THREADS": "2"}) == 2  # the function's own setting wins

@@ -18,6 +18,7 @@ from twinserve.packaging import (
     PackageReport,
     build_container_context,
     build_lambda,
+    local_package_is_fresh,
     size_advice,
     write_zip,
 )
@@ -68,6 +69,13 @@ def test_local_package_runs_with_nothing_but_itself(logreg_bundle: TrainResult, 
     if runtime == "onnx":
         assert "sklearn" not in json.loads(lines["MODULES"])
         assert not (package / "sklearn").exists()
+    # The emulator reuses a local package only while it is what a build would give now.
+    out = tmp_path / "pkg"
+    assert local_package_is_fresh(out, logreg_bundle.bundle_dir, door, runtime)
+    built = json.loads((out / "package-report.json").read_text())
+    for stale in ({"code_sha256": "0" * 64}, {"requirements": [*built["requirements"], "extra==1.0"]}):
+        (out / "package-report.json").write_text(json.dumps({**built, **stale}))
+        assert not local_package_is_fresh(out, logreg_bundle.bundle_dir, door, runtime)
 
 
 def test_size_advice_points_to_onnx_or_an_image() -> None:

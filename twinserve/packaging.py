@@ -7,6 +7,7 @@ measured locally is what is deployed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -76,6 +77,7 @@ class PackageReport:
     package_dir: str = ""
     zip_path: str | None = None
     bytecode: str = ""
+    code_sha256: str = ""  # of the project code shipped (see code_fingerprint)
 
     def write(self, out: Path) -> Path:
         path = out / "package-report.json"
@@ -100,6 +102,28 @@ def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
     options = list(choices)
     if value not in options:
         raise PackagingError(f"--{name} {value!r} is not one of {', '.join(options)}")
+
+
+def code_files(door: str) -> list[Path]:
+    """The project source files a door ships, in a stable order (what copy_code copies)."""
+    files: list[Path] = []
+    for rel in DOOR_CODE[door]:
+        src = ROOT / rel
+        if src.is_file():
+            files.append(src)
+        else:
+            files += sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                            and p.suffix != ".pyc" and p.name not in TRAINING_ONLY)
+    return files
+
+
+def code_fingerprint(door: str) -> str:
+    """SHA-256 over the door's shipped source files (paths and bytes): a local package built from
+    other code is stale, and the emulator must run what would be deployed."""
+    digest = hashlib.sha256()
+    for path in code_files(door):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def copy_code(door: str, dest: Path) -> None:
@@ -231,7 +255,8 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
         arch = {"aarch64": "arm64"}.get(platform.machine(), platform.machine())
     requirements = pinned_requirements(door, runtime)
     report = PackageReport(door=door, runtime=runtime, arch=arch, python_version=python_version, target=target,
-                           handler=DOOR_HANDLERS[door], requirements=requirements)
+                           handler=DOOR_HANDLERS[door], requirements=requirements,
+                           code_sha256=code_fingerprint(door))
     if out.exists():
         shutil.rmtree(out)
     package = out / ("context" if fmt == "image" else "package")
@@ -275,9 +300,19 @@ def build_container_context(*, bundle: Path, runtime: str, out: Path) -> Path:
 def ensure_local_package(bundle: Path, door: str, runtime: str, root: Path = Path("build/lambda")) -> Path:
     """A package for this machine with this bundle, built unless an up-to-date one exists."""
     out = root / f"{door}-{runtime}-local"
-    shipped = out / "package" / "model" / MANIFEST_NAME
-    current = read_manifest(bundle)["version"]
-    if not ((out / "package-report.json").is_file() and shipped.is_file()
-            and json.loads(shipped.read_text())["version"] == current):
+    if not local_package_is_fresh(out, bundle, door, runtime):
         build_lambda(bundle=bundle, runtime=runtime, door=door, target="local", out=out)
     return out
+
+
+def local_package_is_fresh(out: Path, bundle: Path, door: str, runtime: str) -> bool:
+    """Built here from the same model version, the same project code and the same pinned requirements."""
+    shipped = out / "package" / "model" / MANIFEST_NAME
+    report_path = out / "package-report.json"
+    if not (report_path.is_file() and shipped.is_file()):
+        return False
+    built = json.loads(report_path.read_text())
+    return bool(json.loads(shipped.read_text())["version"] == read_manifest(bundle)["version"]
+                and built.get("target") == "local"
+                and built.get("code_sha256") == code_fingerprint(door)
+                and built.get("requirements") == pinned_requirements(door, runtime))
