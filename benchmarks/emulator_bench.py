@@ -2,7 +2,8 @@
 
 For each function (a hello-world handler; the prediction handler, native door with ONNX and with
 scikit-learn; the ASGI door with both), in one run: INIT p50 over N forced cold starts
-(keep-alive 0, after one discarded cold start that fills the file cache), warm p50/p99 over
+(keep-alive 0, after one discarded cold start that fills the file cache; the functions take turns,
+so a slow spell on a shared machine hits them alike), warm p50/p99 over
 sequential requests on one connection, and the emulator's own overhead (warm round trip through the
 emulator minus the same handler called in-process; it includes the HTTP client and the real runtime
 client's two round trips, and for the prediction handlers the log and EMF lines they print).
@@ -113,45 +114,88 @@ times.sort(); print(times[len(times) // 2])
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure(code: Path, handler: str, runtime: str | None, *, body: bytes, cold: int, warm: int,
-            memory_mb: int) -> tuple[Result, dict[str, object]]:
-    """The emulator in its own process (as `twinserve emulate` runs), so it shares no GIL with this client."""
+@dataclass
+class Variant:
+    name: str
+    code: Path
+    handler: str
+    runtime: str | None
+
+
+def measure_cold(variants: list[Variant], *, body: bytes, cold: int,
+                 memory_mb: int) -> tuple[dict[str, tuple[list[float], int]], dict[str, object]]:
+    """INIT of `cold` forced cold starts per variant, taken in turns (one of each, then again), so a
+    slow spell on this shared machine falls on every variant alike instead of on whichever was
+    running; each cold start runs alone (the previous environment is gone first). Each variant has
+    its own emulator process (keep-alive 0), as `twinserve emulate` runs it. Returns name ->
+    (INIT ms list, max memory MB), and the emulator's settings."""
     from benchmarks.harness.targets import LocalLambdaTarget
 
-    inits: list[float] = []
-    memory = 0
-    info: dict[str, object] = {}
-    cold_target = LocalLambdaTarget(package=code, handler=handler, runtime=runtime, memory_mb=memory_mb,
-                                    keep_alive_s=0, timeout_s=30)
-    cold_target.start()
+    targets = {v.name: LocalLambdaTarget(package=v.code, handler=v.handler, runtime=v.runtime, memory_mb=memory_mb,
+                                         keep_alive_s=0, timeout_s=30) for v in variants}
+    inits: dict[str, list[float]] = {name: [] for name in targets}
+    request_ids: dict[str, list[str]] = {name: [] for name in targets}
+    conns: dict[str, http.client.HTTPConnection] = {}
     try:
-        info = cold_target.describe()["emulator"]
-        conn = http.client.HTTPConnection("127.0.0.1", cold_target.port, timeout=60)
-        # One discarded cold start first: right after a package build its files are still being read
-        # from disk, which would charge that one variant for the file cache, not for its INIT.
-        request(conn, body)
-        request_ids = []
-        for _ in range(cold):
-            _, headers = request(conn, body)
-            inits.append(float(headers["x-emulator-init-ms"]))
-            request_ids.append(headers["x-emulator-request-id"])
+        for name, target in targets.items():
+            target.start()
+            conns[name] = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
+        # One discarded cold start each first: right after a package build its files are still read
+        # from disk, which would charge that variant for the file cache, not for its INIT.
+        for round_no in range(cold + 1):
+            for name, target in targets.items():
+                _, headers = request(conns[name], body)
+                wait_until_no_environment(target.port)
+                if round_no:
+                    inits[name].append(float(headers["x-emulator-init-ms"]))
+                    request_ids[name].append(headers["x-emulator-request-id"])
+        info = next(iter(targets.values())).describe()["emulator"]
+        out = {}
+        for name, target in targets.items():
+            reports = target.reports()
+            memory = max((reports[r].max_memory_used_mb for r in request_ids[name] if r in reports), default=0)
+            out[name] = (inits[name], memory)
+        return out, info
+    finally:
+        for conn in conns.values():
+            conn.close()
+        for target in targets.values():
+            target.stop()
+
+
+def wait_until_no_environment(port: int, timeout_s: float = 5.0) -> None:
+    """Until the emulator has torn down the environment it just used (keep-alive 0)."""
+    deadline = time.monotonic() + timeout_s
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        while time.monotonic() < deadline:
+            conn.request("GET", "/_emulator/info")
+            if not json.loads(conn.getresponse().read())["environments"]:
+                return
+            time.sleep(0.005)
+    finally:
         conn.close()
-        reports = cold_target.reports()
-        memory = max((reports[r].max_memory_used_mb for r in request_ids if r in reports), default=0)
-    finally:
-        cold_target.stop()
-    warm_target = LocalLambdaTarget(package=code, handler=handler, runtime=runtime, memory_mb=memory_mb, timeout_s=30)
-    warm_target.start()
+
+
+def measure_warm(variant: Variant, *, body: bytes, warm: int, memory_mb: int) -> list[float]:
+    """Sequential warm requests through one emulator process (it shares no GIL with this client)."""
+    from benchmarks.harness.targets import LocalLambdaTarget
+
+    target = LocalLambdaTarget(package=variant.code, handler=variant.handler, runtime=variant.runtime,
+                               memory_mb=memory_mb, timeout_s=30)
+    target.start()
     try:
-        warm_ms = warm_round_trips_ms(warm_target.port, body, warm)
+        return warm_round_trips_ms(target.port, body, warm)
     finally:
-        warm_target.stop()
+        target.stop()
+
+
+def handler_baseline_ms(variant: Variant, body: bytes) -> float:
     from benchmarks.emulator.frontdoor import api_gateway_event
     from benchmarks.emulator.httpserver import Request
 
     api_event = api_gateway_event(Request("POST", "/predict", "", {"content-type": "application/json"}, body), "http")
-    handler_ms = in_process_handler_ms(code, handler, api_event, runtime)
-    return Result(inits, warm_ms, handler_ms, memory), info
+    return in_process_handler_ms(variant.code, variant.handler, api_event, variant.runtime)
 
 
 def main() -> None:
@@ -174,17 +218,22 @@ def main() -> None:
     hello_dir = Path("build/lambda/hello-world")
     hello_dir.mkdir(parents=True, exist_ok=True)
     (hello_dir / "hello.py").write_text(HELLO)
+    variants = []
     for name, door, runtime in VARIANTS:
         if args.only and name not in args.only:
             continue
         with console.status(f"{name}: preparing…"):
             if door is None or runtime is None:
-                code, handler = hello_dir, "hello.handler"
+                variants.append(Variant(name, hello_dir, "hello.handler", None))
             else:
-                code, handler = ensure_package(args.bundle, door, runtime)
-        with console.status(f"{name}: {args.cold} cold starts, {args.warm} warm requests…"):
-            results[name], info = measure(code, handler, runtime, body=body, cold=args.cold, warm=args.warm,
-                                          memory_mb=args.memory_mb)
+                variants.append(Variant(name, *ensure_package(args.bundle, door, runtime), runtime))
+    with console.status(f"{args.cold} cold starts of each of {len(variants)} functions, in turns…"):
+        colds, info = measure_cold(variants, body=body, cold=args.cold, memory_mb=args.memory_mb)
+    for variant in variants:
+        with console.status(f"{variant.name}: {args.warm} warm requests…"):
+            warm_ms = measure_warm(variant, body=body, warm=args.warm, memory_mb=args.memory_mb)
+            init_ms, memory_mb = colds[variant.name]
+            results[variant.name] = Result(init_ms, warm_ms, handler_baseline_ms(variant, body), memory_mb)
     console.print(f"emulator: memory {info.get('memory_mb')} MB, {info.get('cpu')}, memory "
                   f"{info.get('memory_enforcement')}, Python {info.get('python')} (measured here)", highlight=False)
     table = Table(title=f"cold and warm invokes through the local emulator, medians ({args.cold} cold starts, "
