@@ -231,3 +231,32 @@ def test_settings_outside_lambdas_ranges_are_refused() -> None:
             FunctionConfig(package=FIXTURES, handler="handlers.hello", **bad).validate()
     with pytest.raises(ConfigError, match="not found in package"):
         FunctionConfig(package=FIXTURES, handler="nowhere.handler").validate()
+
+
+def test_freezing_an_environment_does_not_signal_the_emulator_but_its_exit_still_does() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from benchmarks.emulator.sandbox import quiet_child_stops
+
+    received: list[int] = []
+    previous = signal.signal(signal.SIGCHLD, lambda signum, frame: received.append(signum))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert quiet_child_stops()
+        for sig in (signal.SIGSTOP, signal.SIGCONT, signal.SIGSTOP, signal.SIGCONT):
+            os.kill(child.pid, sig)
+            time.sleep(0.05)
+        assert received == []
+        child.kill()
+        child.wait(10)
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert received == [signal.SIGCHLD]
+    finally:
+        child.kill()
+        child.wait(10)
+        signal.signal(signal.SIGCHLD, previous)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.emulator.httpserver import HttpServer, Request, Response, serve
-from benchmarks.emulator.sandbox import Sandbox, make_preexec
+from benchmarks.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
 API = "/2018-06-01/runtime"
 NEXT = f"{API}/invocation/next"
@@ -163,6 +163,7 @@ class ExecutionEnvironment:
             sys.executable, "-S", "-m", "awslambdaric", self.handler, cwd=str(self.package), env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             preexec_fn=make_preexec(self.sandbox.procs_files), start_new_session=True)  # type: ignore[arg-type]
+        quiet_child_stops()  # freezing and thawing it should not signal this process each time
         self._reader = asyncio.create_task(self._read_output())
         self.exited = asyncio.create_task(self.proc.wait())  # one watcher for the process's whole life
 

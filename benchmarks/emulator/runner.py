@@ -48,10 +48,11 @@ class Emulator:
 
 
 class EmulatorThread:
-    """The emulator on its own event loop in a background thread (tests, the benchmark harness)."""
+    """The emulator on its own event loop in a background thread (tests, the benchmark harness):
+    the same loop `twinserve emulate` runs on."""
 
     def __init__(self, config: FunctionConfig, **kwargs: Any) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.emulator = Emulator(config, **kwargs)
         self._thread = threading.Thread(target=self.loop.run_forever, name="lambda-emulator", daemon=True)
 

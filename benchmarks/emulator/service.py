@@ -125,7 +125,8 @@ class LambdaService:
         self.log_lines: collections.deque[str] = collections.deque(maxlen=20_000)
         self.log_total = 0  # lines ever logged (the deque keeps the latest)
         self._capture: dict[str, list[str]] = {}
-        self._log_fh = config.log_file.open("a", buffering=1) if config.log_file else None
+        self._log_fh = config.log_file.open("a") if config.log_file else None
+        self._unwritten: list[str] = []  # echo / --log-file lines, written once per loop iteration
         self._reaper: asyncio.Task[None] | None = None
 
     # --- logging -----------------------------------------------------------------------------
@@ -137,11 +138,27 @@ class LambdaService:
             request_id = env.pending.request_id
         if request_id in self._capture:
             self._capture[request_id].append(line)
-        if self.config.echo is not None:
-            self.config.echo.write(line + "\n")  # one write per line (print writes the newline separately)
-            self.config.echo.flush()
-        if self._log_fh is not None:
-            self._log_fh.write(line + "\n")
+        if self.config.echo is not None or self._log_fh is not None:
+            # Written together at the end of this loop iteration: END and REPORT then go out in one
+            # write, after the response rather than before it.
+            if not self._unwritten:
+                try:
+                    asyncio.get_running_loop().call_soon(self._write_out)
+                except RuntimeError:  # not on the service's loop: write now
+                    self._unwritten.append(line)
+                    self._write_out()
+                    return
+            self._unwritten.append(line)
+
+    def _write_out(self) -> None:
+        if not self._unwritten:
+            return
+        text = "\n".join(self._unwritten) + "\n"
+        self._unwritten.clear()
+        for stream in (self.config.echo, self._log_fh):
+            if stream is not None:
+                stream.write(text)
+                stream.flush()
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -157,8 +174,10 @@ class LambdaService:
         await asyncio.gather(*(env.destroy() for env in list(self.envs.values())))
         self.envs.clear()
         self.idle.clear()
+        self._write_out()
         if self._log_fh is not None:
             self._log_fh.close()
+            self._log_fh = None
 
     async def _reap(self) -> None:
         period = min(1.0, max(self.config.keep_alive_s / 4, 0.05))
