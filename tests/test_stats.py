@@ -43,3 +43,26 @@ def test_summary_fields() -> None:
     assert s["p50"] == 2.0 and len(s["p50_ci95"]) == 2  # type: ignore[arg-type]
     assert summarize([]) == {"count": 0}
     assert math.isclose(sum(binomial_cdf(k, 50, 0.3) - binomial_cdf(k - 1, 50, 0.3) for k in range(51)), 1.0)
+
+
+def _reference_ci(values: list[float], q: float, confidence: float = 0.95) -> tuple[float | None, float | None]:
+    """The definition, term by term with exact binomial coefficients (slow; small n only)."""
+    n, p, alpha = len(values), q / 100.0, 1 - confidence
+    ordered = sorted(values)
+
+    def cdf(k: int) -> float:
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+    lower = max((r for r in range(1, n + 1) if cdf(r - 1) <= alpha / 2), default=0)
+    upper = min((r for r in range(1, n + 1) if cdf(r - 1) >= 1 - alpha / 2), default=n + 1)
+    return (ordered[lower - 1] if lower else None, ordered[upper - 1] if upper <= n else None)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 20, 59, 100, 301])
+@pytest.mark.parametrize("q", [50, 90, 99])
+def test_interval_ranks_match_the_definition(n: int, q: float) -> None:
+    values = [float((i * 7919) % 1009) for i in range(n)]
+    assert quantile_ci(values, q) == _reference_ci(values, q)
+    summary = summarize(values)
+    assert summary[f"p{q:g}"] == percentile(values, q)
+    assert tuple(summary[f"p{q:g}_ci95"]) == _reference_ci(values, q)  # type: ignore[arg-type]

@@ -107,8 +107,9 @@ class RunWriter:
         return f"{target}/{scenario}" in self.state["completed"]
 
     def forget(self, target: str, scenario: str) -> None:
-        """Repeat a scenario: drop its records and its finished mark."""
+        """Repeat a scenario: drop its records, its finished mark and its summary."""
         self.state["completed"].pop(f"{target}/{scenario}", None)
+        self.state["summarised"] = [k for k in self.state.get("summarised", []) if k != f"{target}/{scenario}"]
         if self.raw_path.is_file():
             kept = []
             for line in self.raw_path.read_text().splitlines():
@@ -139,19 +140,43 @@ class RunWriter:
         return [json.loads(line) for line in self.raw_path.read_text().splitlines() if line]
 
     def write_summary(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        summary = build_summary(self.records(), self.state)
+        """summary.json for the whole run. Groups of pairs summarised by an earlier call (and not
+        repeated since) are taken from the previous summary.json, so a second `bench` into the same
+        run summarises only what it added."""
+        previous = self._previous_groups()
+        reused = {key for key in self.state.get("summarised", []) if key in self.state["completed"]}
+        fresh = [r for r in self.records() if f"{r['target']}/{r['scenario']}" not in reused]
+        groups = [g for g in previous if f"{g['target']}/{g['scenario']}" in reused] + summarize_groups(fresh)
+        groups.sort(key=lambda g: (g["target"], g["scenario"], json.dumps(g["step"])))
+        summary = {"run_id": self.state.get("run_id"), "groups": groups, **_state_parts(self.state)}
         summary["environment"] = {"machine": machine(), **(extra or {})}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        self.state["summarised"] = sorted(self.state["completed"])
+        self._save()
         return summary
+
+    def _previous_groups(self) -> list[dict[str, Any]]:
+        path = self.out / "summary.json"
+        if not path.is_file():
+            self.state["summarised"] = []
+            return []
+        try:
+            return list(json.loads(path.read_text()).get("groups", []))
+        except ValueError:  # a summary cut short (e.g. the disk filled): summarise everything again
+            self.state["summarised"] = []
+            return []
 
 
 def _group_key(record: dict[str, Any]) -> tuple[str, str, str]:
     return record["target"], record["scenario"], json.dumps(record["step"])
 
 
-def build_summary(records: list[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any]:
-    """Per target, scenario and step: latency percentiles with 95% CIs (all, cold, warm), throughput,
-    errors, throttles, cold starts, server-side timings; plus each scenario's findings."""
+def _state_parts(state: dict[str, Any]) -> dict[str, Any]:
+    findings = {key: value["findings"] for key, value in state.get("completed", {}).items()}
+    return {"findings": findings, "targets": state.get("targets", {})}
+
+
+def summarize_groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for record in records:
         groups.setdefault(_group_key(record), []).append(record)
@@ -176,6 +201,5 @@ def build_summary(records: list[dict[str, Any]], state: dict[str, Any]) -> dict[
             if values:
                 row[f"server_{key}"] = summarize(values)
         rows.append(row)
-    findings = {key: value["findings"] for key, value in state.get("completed", {}).items()}
-    return {"run_id": state.get("run_id"), "groups": rows, "findings": findings, "targets": state.get("targets", {})}
+    return rows
 
