@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httptools
 from rich.console import Console
 from rich.table import Table
 
@@ -45,9 +46,9 @@ class Result:
 
 
 def ensure_package(bundle: Path, door: str, runtime: str) -> tuple[Path, str]:
-    from twinserve.packaging import ensure_local_package
+    from twinserve.packaging import ensure_local_package, read_package_report
 
-    report = json.loads((ensure_local_package(bundle, door, runtime) / "package-report.json").read_text())
+    report = read_package_report(ensure_local_package(bundle, door, runtime)) or {}
     return Path(report["package_dir"]), report["handler"]
 
 
@@ -86,21 +87,26 @@ def warm_round_trips_ms(port: int, body: bytes, count: int) -> list[float]:
     return times
 
 
+class _Done:
+    """httptools callbacks for one response: done once the message is complete."""
+
+    complete = False
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
 def _read_response(sock: socket.socket) -> int:
-    """Read one whole HTTP/1.1 response with a Content-Length; return its status."""
-    buffer = b""
-    while True:
+    """Read one whole HTTP/1.1 response (httptools, as the emulator and the load generator parse);
+    return its status."""
+    done = _Done()
+    parser = httptools.HttpResponseParser(done)
+    while not done.complete:
         chunk = sock.recv(65536)
         if not chunk:
             raise SystemExit("the emulator closed the connection")
-        buffer += chunk
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            continue
-        head = buffer[:end].decode("latin-1").lower()
-        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
-        if len(buffer) >= end + 4 + length:
-            return int(head.split(" ", 2)[1])
+        parser.feed_data(chunk)
+    return int(parser.get_status_code())
 
 
 def in_process_handler_ms(code: Path, handler: str, event: dict[str, object], runtime: str | None) -> float:
@@ -145,8 +151,8 @@ def measure_cold(variants: list[Variant], *, body: bytes, cold: int,
     (INIT ms list, max memory MB), and the emulator's settings."""
     from benchmarks.harness.targets import LocalLambdaTarget
 
-    targets = {v.name: LocalLambdaTarget(package=v.code, handler=v.handler, runtime=v.runtime, memory_mb=memory_mb,
-                                         keep_alive_s=0, timeout_s=30) for v in variants}
+    targets = {v.name: LocalLambdaTarget(package=v.code, handler=v.handler, runtime=v.runtime or "onnx",
+                                         memory_mb=memory_mb, keep_alive_s=0, timeout_s=30) for v in variants}
     inits: dict[str, list[float]] = {name: [] for name in targets}
     request_ids: dict[str, list[str]] = {name: [] for name in targets}
     conns: dict[str, http.client.HTTPConnection] = {}
@@ -195,7 +201,7 @@ def measure_warm(variant: Variant, *, body: bytes, warm: int, memory_mb: int) ->
     """Sequential warm requests through one emulator process (it shares no GIL with this client)."""
     from benchmarks.harness.targets import LocalLambdaTarget
 
-    target = LocalLambdaTarget(package=variant.code, handler=variant.handler, runtime=variant.runtime,
+    target = LocalLambdaTarget(package=variant.code, handler=variant.handler, runtime=variant.runtime or "onnx",
                                memory_mb=memory_mb, timeout_s=30)
     target.start()
     try:
@@ -205,8 +211,8 @@ def measure_warm(variant: Variant, *, body: bytes, warm: int, memory_mb: int) ->
 
 
 def handler_baseline_ms(variant: Variant, body: bytes) -> float:
-    from benchmarks.emulator.frontdoor import api_gateway_event
-    from benchmarks.emulator.httpserver import Request
+    from twinserve.emulator.frontdoor import api_gateway_event
+    from twinserve.emulator.httpserver import Request
 
     api_event = api_gateway_event(Request("POST", "/predict", "", {"content-type": "application/json"}, body), "http")
     return in_process_handler_ms(variant.code, variant.handler, api_event, variant.runtime)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_model.container_costs import validate_fargate_size
+from prediction_core.aws_limits import lambda_memory_problem, lambda_timeout_problem
 
 # CloudWatch Logs retention periods (days) and the CDK names for them.
 RETENTION_NAMES = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -62,10 +63,10 @@ class DeploymentConfig:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(str, allowed))}")
-        if not 128 <= self.memory_mb <= 10_240:
-            raise ConfigError(f"memory_mb={self.memory_mb}: Lambda takes 128 to 10240 MB")
-        if not 1 <= self.timeout_s <= 900:
-            raise ConfigError(f"timeout_s={self.timeout_s}: Lambda takes 1 to 900 s")
+        for name, problem in (("memory_mb", lambda_memory_problem(self.memory_mb)),
+                              ("timeout_s", lambda_timeout_problem(self.timeout_s))):
+            if problem:
+                raise ConfigError(f"{name}: {problem}")
         if self.snapstart and self.provisioned_concurrency:
             raise ConfigError("snapstart and provisioned_concurrency cannot be combined (AWS refuses both)")
         if self.snapstart and self.packaging == "image":

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from prediction_core.aws_limits import LAMBDA
 from prediction_core.exceptions import BundleError, InvalidInstancesError, TwinserveError
 from prediction_core.predictor import Predictor
 
@@ -22,7 +23,7 @@ logger = logging.getLogger("twinserve.contract")
 
 # Lambda's synchronous invocation limit (6 MB request and response), applied by every door so the
 # container refuses exactly what Lambda would. https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = LAMBDA.sync_payload_bytes
 REQUEST_KEYS = frozenset({"instances"})
 REQUEST_ID_HEADER = "x-request-id"
 # path -> allowed methods; an unmatched request is 405 for a known path and 404 otherwise.

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from benchmarks.emulator.runner import EmulatorThread
-from benchmarks.emulator.service import FunctionConfig
 from benchmarks.reportlog import Report, format_report, parse_report
+from twinserve.emulator.config import FunctionConfig
+from twinserve.emulator.runner import EmulatorThread
 
 FIXTURES = Path(__file__).parent / "lambda_fixtures"
 
@@ -78,7 +78,7 @@ def test_keep_alive_zero_makes_every_request_cold() -> None:
 def test_idle_environments_are_frozen_and_reaped_after_keep_alive() -> None:
     with emulator("hello", keep_alive_s=0.5) as emu:
         _, headers, body = post(emu)
-        env = emu.service.envs[headers["x-emulator-env"]]
+        env = emu.service.pool.envs[headers["x-emulator-env"]]
         deadline = time.monotonic() + 2
         while env.state != "idle" and time.monotonic() < deadline:  # parked in the background after answering
             time.sleep(0.005)
@@ -86,7 +86,7 @@ def test_idle_environments_are_frozen_and_reaped_after_keep_alive() -> None:
         assert state == "T"  # stopped (SIGSTOP) between invocations
         assert env.state == "idle"
         time.sleep(1.6)
-        assert emu.service.envs == {} and emu.service.counters["reaped"] == 1
+        assert emu.service.pool.envs == {} and emu.service.counters["reaped"] == 1
         assert post(emu)[1]["x-emulator-cold"] == "true"
 
 
@@ -100,7 +100,7 @@ def test_function_timeout_ends_the_invocation_and_the_next_request_is_cold() -> 
         report = emu.service.reports[headers["x-emulator-request-id"]]
         assert abs(report.duration_ms - 1000) <= 100
         assert elapsed < 2.5
-        assert any("Task timed out after 1.00 seconds" in line for line in emu.service.log_lines)
+        assert any("Task timed out after 1.00 seconds" in line for line in emu.service.logs.lines)
         assert post(emu, {"sleep_s": 0})[1]["x-emulator-cold"] == "true"
 
 
@@ -146,7 +146,7 @@ def test_init_over_the_limit_is_retried_within_the_first_invocation(tmp_path: Pa
         status, headers, _ = post(emu)
         assert status == 200 and marker.exists()
         assert emu.service.counters["init_retries"] == 1
-        lines = list(emu.service.log_lines)
+        lines = list(emu.service.logs.lines)
         assert any(line.startswith("INIT_REPORT") and "Phase: init\tStatus: timeout" in line for line in lines)
         assert any(line.startswith("INIT_REPORT") and "Phase: invoke\tStatus: success" in line for line in lines)
         report = emu.service.reports[headers["x-emulator-request-id"]]
@@ -158,8 +158,8 @@ def test_init_error_is_reported_and_the_next_request_tries_again() -> None:
         status, headers, _ = post(emu)
         assert status == 500
         assert headers["x-emulator-function-error"] == "RuntimeError"  # the type awslambdaric reported
-        assert any("INIT_REPORT" in line and "Status: error" in line for line in emu.service.log_lines)
-        assert emu.service.envs == {}
+        assert any("INIT_REPORT" in line and "Status: error" in line for line in emu.service.logs.lines)
+        assert emu.service.pool.envs == {}
 
 
 def test_boto3_invoke_through_the_invoke_api() -> None:
@@ -218,12 +218,12 @@ def test_report_lines_round_trip_through_the_parser() -> None:
     assert parse_report("START RequestId: abc Version: $LATEST") is None
     with emulator("hello") as emu:
         post(emu)
-        lines = [line for line in emu.service.log_lines if line.startswith("REPORT")]
+        lines = [line for line in emu.service.logs.lines if line.startswith("REPORT")]
         assert [parse_report(line) for line in lines] == list(emu.service.reports.values())
 
 
 def test_settings_outside_lambdas_ranges_are_refused() -> None:
-    from benchmarks.emulator.service import ConfigError
+    from twinserve.emulator.exceptions import ConfigError
 
     for bad, message in [({"memory_mb": 64}, "128 to 10240"), ({"timeout_s": 901}, "1 to 900"),
                          ({"concurrency": 0}, "at least 1")]:
@@ -239,7 +239,7 @@ def test_freezing_an_environment_does_not_signal_the_emulator_but_its_exit_still
     import subprocess
     import sys
 
-    from benchmarks.emulator.sandbox import quiet_child_stops
+    from twinserve.emulator.sandbox import quiet_child_stops
 
     received: list[int] = []
     previous = signal.signal(signal.SIGCHLD, lambda signum, frame: received.append(signum))

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 import prediction_core
-from benchmarks.emulator.runner import EmulatorThread
-from benchmarks.emulator.service import FunctionConfig
 from prediction_core.training import TrainResult
 from tests.doors import free_port
 from twinserve.commands.emulate import resolve_package
+from twinserve.emulator.config import FunctionConfig
+from twinserve.emulator.runner import EmulatorThread
 from twinserve.packaging import build_lambda
 
 FIXTURES = Path(__file__).parent / "lambda_fixtures"

@@ -12,7 +12,7 @@ from benchmarks.harness.context import Options
 from benchmarks.harness.runner import run_bench
 from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
 from prediction_core.training import TrainResult
-from twinserve.packaging import ensure_local_package
+from twinserve.packaging import copy_package_with_model, ensure_local_package
 
 FIXTURES = Path(__file__).parent / "lambda_fixtures"
 RAW_FIELDS = {"target", "scenario", "source", "step", "intended_at", "sent_at", "latency_ms", "status", "cold",
@@ -39,7 +39,7 @@ def full_run(package: Path, logreg_bundle: TrainResult, tmp_path_factory: pytest
 
     out = tmp_path_factory.mktemp("results") / "run"
     example = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()
-    targets = [LocalLambdaTarget(package=package, runtime="onnx", concurrency=4),
+    targets = [LocalLambdaTarget(package=package, runtime="onnx", concurrency=4, repackage=copy_package_with_model),
                LocalContainerTarget(bundle=logreg_bundle.bundle_dir)]
     scenarios = ["cold-start", "warm", "burst", "rate", "saturation", "limits", "model-size"]
     summary = run_bench(targets, scenarios, out, options=small_options(), example=example)

@@ -12,16 +12,8 @@ import pytest
 
 from prediction_core.training import TrainResult
 from tests.events import make_event
-from twinserve.packaging import (
-    LAMBDA_UNZIPPED_LIMIT_BYTES,
-    MB,
-    PackageReport,
-    build_container_context,
-    build_lambda,
-    local_package_is_fresh,
-    size_advice,
-    write_zip,
-)
+from twinserve.packaging import PackageReport, build_container_context, build_lambda, local_package_is_fresh
+from twinserve.packaging.build import LAMBDA_UNZIPPED_LIMIT_BYTES, MB, size_advice, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_HANDLER = r"""
@@ -142,7 +134,7 @@ def test_dockerfiles_pass_hadolint(logreg_bundle: TrainResult, tmp_path: Path) -
 
 
 def test_find_python_runs_each_candidate() -> None:
-    from twinserve.packaging import find_python
+    from twinserve.packaging.build import find_python
 
     local = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert find_python(local) == sys.executable

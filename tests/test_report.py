@@ -19,7 +19,7 @@ from benchmarks.harness.runner import run_bench
 from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
 from prediction_core.training import TrainResult
 from twinserve.cli import app
-from twinserve.packaging import ensure_local_package
+from twinserve.packaging import copy_package_with_model, ensure_local_package
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -33,7 +33,7 @@ def run_dir(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("results") / "report-run"
     options = Options(cold_starts=2, warm_requests=30, burst_size=3, limit_batches=(1, 8000), sweep_trees=(10,))
     example = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()
-    targets = [LocalLambdaTarget(package=package, runtime="onnx"),
+    targets = [LocalLambdaTarget(package=package, runtime="onnx", repackage=copy_package_with_model),
                LocalContainerTarget(bundle=logreg_bundle.bundle_dir)]
     run_bench(targets, ["cold-start", "warm", "limits", "model-size"], out, options=options, example=example)
     result = CliRunner().invoke(app, ["report", str(out), "--peak-rps", "5"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from benchmarks.harness.targets import Source, TargetKind
 from benchmarks.reportlog import Report, parse_report
 
 # Output keys of the CDK stacks (infra/): the contract between the deployment and the harness.
@@ -48,8 +49,8 @@ class AwsLambdaTarget:
     timeout_s: float = 29.0
     report_wait_s: float = 60.0
     name: str = "aws-lambda"
-    kind: str = "lambda"
-    source: str = "measured-aws"
+    kind: TargetKind = "lambda"
+    source: Source = "measured-aws"
     host: str = ""
     port: int = 443
     path_prefix: str = ""
@@ -131,13 +132,13 @@ class AwsLambdaTarget:
 class AwsContainerTarget:
     service_url: str
     name: str = "aws-container"
-    kind: str = "container"
-    source: str = "measured-aws"
+    kind: TargetKind = "container"
+    source: Source = "measured-aws"
     host: str = ""
     port: int = 80
     path_prefix: str = ""
     tls: bool = False
-    can_force_cold: bool = False  # a new Fargate task is a scale-out; not automated yet
+    timeout_s: float = 60.0  # the ALB's default idle timeout
 
     @classmethod
     def from_stack(cls, stack_name: str, *, cloudformation: Any) -> AwsContainerTarget:
@@ -152,9 +153,6 @@ class AwsContainerTarget:
 
     def stop(self) -> None:
         """Nothing to stop: the stack stays deployed."""
-
-    def force_cold(self) -> None:
-        raise NotImplementedError("forcing a Fargate cold start means a new task (a scale-out); not automated yet")
 
     def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
         return {}  # a container writes no REPORT lines

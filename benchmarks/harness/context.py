@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 from benchmarks.harness.loadgen import Client, Reply, encode_request, new_event_loop
 from benchmarks.harness.records import Record
-from benchmarks.harness.targets import Target
+from benchmarks.harness.targets import ColdPathTimed, ColdStartable, ModelSwappable, Target
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @dataclass
@@ -53,8 +54,7 @@ class Context:
     def client(self) -> Client:
         if self._client is None:
             self._client = Client(self.target.host, self.target.port, connections=256,
-                                  timeout_s=max(65.0, getattr(self.target, "timeout_s", 0) + 5),
-                                  tls=getattr(self.target, "tls", False))
+                                  timeout_s=max(65.0, self.target.timeout_s + 5), tls=self.target.tls)
         return self._client
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -84,6 +84,23 @@ class Context:
         for rec in records:
             if rec.request_id in reports:
                 rec.join_report(reports[rec.request_id])
+
+    # Capabilities: the scenario registry runs a scenario only on targets that have what it needs.
+    def force_cold(self) -> None:
+        self.capability(ColdStartable).force_cold()  # type: ignore[type-abstract]
+
+    def swappable(self) -> ModelSwappable:
+        return self.capability(ModelSwappable)  # type: ignore[type-abstract]
+
+    def last_cold_path(self) -> dict[str, float]:
+        """The target's latest instance start, if it times them ({} otherwise)."""
+        return self.target.cold_path_s[-1] if isinstance(self.target, ColdPathTimed) and self.target.cold_path_s \
+            else {}
+
+    def capability(self, kind: type[C]) -> C:
+        if not isinstance(self.target, kind):
+            raise TypeError(f"target {self.target.name} is not {kind.__name__}; scenario {self.scenario} needs it")
+        return self.target
 
     def reset_client(self) -> None:
         if self._client is not None:

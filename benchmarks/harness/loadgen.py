@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httptools
+
 
 @dataclass
 class Reply:
@@ -27,11 +29,16 @@ class Reply:
 
 
 class _Connection(asyncio.Protocol):
+    """One keep-alive connection; replies are parsed by httptools (llhttp), the parser the emulator's
+    server uses too, so Content-Length and chunked replies are both read."""
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[tuple[int, dict[str, str], bytes, bool]] | None = None
         self.closed = False
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -42,28 +49,31 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_exception(ConnectionError(str(exc) if exc else "connection closed"))
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        self._maybe_complete()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.closed = True
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_exception(ConnectionError(f"unreadable reply: {exc}"))
+            if self.transport is not None:
+                self.transport.close()
 
-    def _maybe_complete(self) -> None:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0 or self.waiter is None:
-            return
-        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        headers = {}
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        if len(self.buffer) < end + 4 + length:
-            return
-        body = bytes(self.buffer[end + 4:end + 4 + length])
-        del self.buffer[:end + 4 + length]
-        keep = headers.get("connection", "").lower() != "close"
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.headers = {}
+        self.body = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
         waiter, self.waiter = self.waiter, None
-        if not waiter.done():
-            waiter.set_result((status, headers, body, keep))
+        if waiter is not None and not waiter.done():
+            waiter.set_result((self.parser.get_status_code(), self.headers, b"".join(self.body),
+                               self.parser.should_keep_alive()))
 
     async def roundtrip(self, request: bytes) -> tuple[int, dict[str, str], bytes, bool]:
         assert self.transport is not None

@@ -15,12 +15,6 @@ from benchmarks.harness.scenarios import SCENARIOS, applicable
 from benchmarks.harness.targets import Target
 
 
-def expected_steps(name: str, options: Options) -> int:
-    return {"cold-start": options.cold_starts, "warm": options.warm_requests, "burst": options.burst_size,
-            "rate": 0, "saturation": 0, "limits": len(options.limit_batches),
-            "model-size": len(options.sweep_trees), "keep-alive": len(options.keep_alive_gaps_min)}.get(name, 0)
-
-
 def run_bench(targets: Sequence[Target], scenarios: Sequence[str], out: Path, *, options: Options,
               example: dict[str, Any], repeat: Sequence[str] = (), console: Console | None = None,
               environment: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -41,7 +35,7 @@ def run_bench(targets: Sequence[Target], scenarios: Sequence[str], out: Path, *,
             try:
                 description = target.describe()
                 for name in todo:
-                    total = expected_steps(name, options) or None
+                    total = SCENARIOS[name].steps(options) or None
                     task = progress.add_task(f"{target.name}: {name}", total=total)
                     ctx = Context(target=target, scenario=name, example=example, options=options,
                                   progress=_advancer(progress, task))

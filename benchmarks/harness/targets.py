@@ -14,26 +14,60 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from benchmarks.reportlog import Report, parse_report
 
+TargetKind: TypeAlias = Literal["lambda", "container"]
+Source: TypeAlias = Literal["measured-local", "measured-aws"]
+# (package, bundle, runtime, destination) -> a package like `package` with the bundle's model in it.
+Repackage: TypeAlias = Callable[[Path, Path, str, Path], Path]
+
 
 class Target(Protocol):
+    """Where requests go and where REPORT lines come from. What else a target can do is a
+    capability below, checked by the scenario registry, never probed with getattr."""
+
     name: str
-    kind: str  # "lambda" | "container"
-    source: str  # "measured-local" | "measured-aws"
+    kind: TargetKind
+    source: Source
     host: str
     port: int
     path_prefix: str
+    tls: bool
+    timeout_s: float
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def force_cold(self) -> None: ...
     def reports(self, wanted: set[str] | None = None) -> dict[str, Report]: ...
     def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ColdStartable(Protocol):
+    """The next request after `force_cold` starts a new environment or instance."""
+
+    def force_cold(self) -> None: ...
+
+
+@runtime_checkable
+class ModelSwappable(Protocol):
+    """Can serve another model bundle for a while (the model-size sweep), then the original again."""
+
+    runtime: str
+
+    def swap_model(self, bundle: Path) -> None: ...
+    def restore_model(self) -> None: ...
+
+
+@runtime_checkable
+class ColdPathTimed(Protocol):
+    """Times each instance start (process start -> healthy), one entry per start."""
+
+    cold_path_s: list[dict[str, float]]
 
 
 def free_port() -> int:
@@ -80,14 +114,16 @@ class LocalLambdaTarget:
     timeout_s: float = 30.0
     concurrency: int = 10
     keep_alive_s: float = 300.0
-    runtime: str | None = None
+    runtime: str = "onnx"
     handler: str | None = None
+    repackage: Repackage | None = None  # given by the CLI (twinserve.packaging), so the harness needs no builder
     name: str = "local-lambda"
-    kind: str = "lambda"
-    source: str = "measured-local"
+    kind: TargetKind = "lambda"
+    source: Source = "measured-local"
     host: str = "127.0.0.1"
     port: int = 0
     path_prefix: str = ""
+    tls: bool = False
     log_file: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
     _log_cursor: int = 0
@@ -102,8 +138,7 @@ class LocalLambdaTarget:
                str(self.concurrency), "--keep-alive-s", str(self.keep_alive_s)]
         if self.handler:
             cmd += ["--handler", self.handler]
-        if self.runtime:
-            cmd += ["--env", f"MODEL_RUNTIME={self.runtime}"]
+        cmd += ["--env", f"MODEL_RUNTIME={self.runtime}"]
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_http(self.url("/_emulator/info"), 60, self._proc)
@@ -132,14 +167,13 @@ class LocalLambdaTarget:
 
     def swap_model(self, bundle: Path) -> None:
         """Restart on the same package with another model in it (model-size sweep)."""
-        from benchmarks.harness.scenarios.model_size import copy_package_with_model
-
+        if self.repackage is None:
+            raise RuntimeError(f"target {self.name} was built without a repackaging step; it cannot swap models")
         if self._original_package is None:
             self._original_package = self.package
-        runtime = self.runtime or "onnx"
-        dest = Path("build/lambda") / f"sweep-{bundle.name}-{runtime}"
+        dest = self._original_package.parent / f"sweep-{bundle.name}-{self.runtime}"
         self.stop()
-        self.package = copy_package_with_model(self._original_package, bundle, runtime, dest)
+        self.package = self.repackage(self._original_package, bundle, self.runtime, dest)
         self.start()
 
     def restore_model(self) -> None:
@@ -150,8 +184,7 @@ class LocalLambdaTarget:
 
     def describe(self) -> dict[str, Any]:
         info = json.loads(urllib.request.urlopen(self.url("/_emulator/info"), timeout=30).read())
-        report_path = self.package / "package-report.json"
-        package = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        package = info.pop("package_report", None) or {}  # the emulator reads the package's report
         return {"target": self.name, "source": self.source, "emulator": {k: v for k, v in info.items()
                                                                         if k not in ("counters", "environments")},
                 "package": {k: package.get(k) for k in ("door", "runtime", "python_version", "unzipped_bytes",
@@ -166,11 +199,13 @@ class LocalContainerTarget:
     runtime: str = "onnx"
     workers: int = 1
     name: str = "local-container"
-    kind: str = "container"
-    source: str = "measured-local"
+    kind: TargetKind = "container"
+    source: Source = "measured-local"
     host: str = "127.0.0.1"
     port: int = 0
     path_prefix: str = ""
+    tls: bool = False
+    timeout_s: float = 60.0
     cold_path_s: list[dict[str, float]] = field(default_factory=list)
     _proc: subprocess.Popen[bytes] | None = None
     _original_bundle: Path | None = None

@@ -3,20 +3,91 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from twinserve.commands.model import DEFAULT_BUNDLE
 from twinserve.output import console, fail, user_errors
+from twinserve.packaging.catalogue import LAMBDA_DOORS
 
-TARGETS = ("local-lambda", "local-container", "aws")
-
+if TYPE_CHECKING:
+    from benchmarks.harness.targets import Target
 
 def _fmt(value: Any, digits: int = 1) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """What the CLI was told about targets; each builder takes what applies to it."""
+
+    bundle: Path
+    runtime: str
+    door: str
+    variants: list[str] | None
+    memory_mb: int
+    timeout_s: float
+    concurrency: int
+    workers: int
+    function_stack: str
+    service_stack: str | None
+    region: str | None
+    out: Path
+
+
+def _local_lambda(s: TargetSettings) -> list[Target]:
+    from benchmarks.harness.targets import LocalLambdaTarget
+    from twinserve.packaging import copy_package_with_model, ensure_local_package
+
+    pairs = [v.split("/", 1) for v in s.variants] if s.variants else [[s.door, s.runtime]]
+    targets: list[Target] = []
+    for v_door, v_runtime in pairs:
+        if v_door not in LAMBDA_DOORS:
+            raise fail(f"--variant {v_door}/{v_runtime}: door must be one of {', '.join(LAMBDA_DOORS)}")
+        with console.status(f"building the {v_door}/{v_runtime} package for this machine…"):
+            package = ensure_local_package(s.bundle, v_door, v_runtime)
+        s.out.mkdir(parents=True, exist_ok=True)
+        label = f"local-lambda:{v_door}-{v_runtime}" if s.variants else "local-lambda"
+        targets.append(LocalLambdaTarget(package=package, memory_mb=s.memory_mb, timeout_s=s.timeout_s,
+                                         concurrency=s.concurrency, runtime=v_runtime, name=label,
+                                         repackage=copy_package_with_model,
+                                         log_file=s.out / f"{label.replace(':', '-')}-emulator.log"))
+    return targets
+
+
+def _local_container(s: TargetSettings) -> list[Target]:
+    from benchmarks.harness.targets import LocalContainerTarget
+
+    return [LocalContainerTarget(bundle=s.bundle, runtime=s.runtime, workers=s.workers)]
+
+
+def _aws(s: TargetSettings) -> list[Target]:
+    import boto3
+
+    from benchmarks.harness.aws import AwsContainerTarget, AwsLambdaTarget
+
+    session = boto3.Session(region_name=s.region)
+    cfn = session.client("cloudformation")
+    targets: list[Target] = [AwsLambdaTarget.from_stack(s.function_stack, cloudformation=cfn,
+                                                        lambda_client=session.client("lambda"),
+                                                        logs_client=session.client("logs"))]
+    if s.service_stack:
+        targets.append(AwsContainerTarget.from_stack(s.service_stack, cloudformation=cfn))
+    return targets
+
+
+# Target name → builder: adding a target is adding an entry.
+TARGETS: dict[str, Callable[[TargetSettings], list[Target]]] = {
+    "local-lambda": _local_lambda, "local-container": _local_container, "aws": _aws}
+
+
+def build_targets(names: list[str], settings: TargetSettings) -> list[Target]:
+    return [target for name in names for target in TARGETS[name](settings)]
 
 
 @user_errors
@@ -57,9 +128,10 @@ def bench(
     options = Options.quick_defaults() if quick else Options()
     options.slo_p99_ms = slo_ms
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
-    targets = build_targets(target, bundle=bundle, runtime=runtime, door=door, variants=variant, memory_mb=memory_mb,
-                            timeout_s=timeout_s, concurrency=concurrency, workers=workers,
-                            function_stack=function_stack, service_stack=service_stack, region=region, out=out)
+    targets = build_targets(target, TargetSettings(
+        bundle=bundle, runtime=runtime, door=door, variants=variant, memory_mb=memory_mb, timeout_s=timeout_s,
+        concurrency=concurrency, workers=workers, function_stack=function_stack, service_stack=service_stack,
+        region=region, out=out))
     import prediction_core
     from prediction_core.bundle import read_manifest
 
@@ -72,43 +144,6 @@ def bench(
                                                       "options": vars(options)})
     print_summary(summary)
     console.print(f"results: {out}/raw.jsonl, {out}/summary.json")
-
-
-def build_targets(names: list[str], *, bundle: Path, runtime: str, door: str, variants: list[str] | None,
-                  memory_mb: int, timeout_s: float,
-                  concurrency: int, workers: int, function_stack: str, service_stack: str | None,
-                  region: str | None, out: Path) -> list[Any]:
-    from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
-
-    targets: list[Any] = []
-    for name in names:
-        if name == "local-lambda":
-            from twinserve.packaging import ensure_local_package
-
-            pairs = [tuple(v.split("/", 1)) for v in variants] if variants else [(door, runtime)]
-            for v_door, v_runtime in pairs:
-                with console.status(f"building the {v_door}/{v_runtime} package for this machine…"):
-                    package = ensure_local_package(bundle, v_door, v_runtime)
-                out.mkdir(parents=True, exist_ok=True)
-                label = f"local-lambda:{v_door}-{v_runtime}" if variants else "local-lambda"
-                targets.append(LocalLambdaTarget(package=package, memory_mb=memory_mb, timeout_s=timeout_s,
-                                                 concurrency=concurrency, runtime=v_runtime, name=label,
-                                                 log_file=out / f"{label.replace(':', '-')}-emulator.log"))
-        elif name == "local-container":
-            targets.append(LocalContainerTarget(bundle=bundle, runtime=runtime, workers=workers))
-        else:
-            import boto3
-
-            from benchmarks.harness.aws import AwsContainerTarget, AwsLambdaTarget
-
-            session = boto3.Session(region_name=region)
-            cfn = session.client("cloudformation")
-            targets.append(AwsLambdaTarget.from_stack(function_stack, cloudformation=cfn,
-                                                      lambda_client=session.client("lambda"),
-                                                      logs_client=session.client("logs")))
-            if service_stack:
-                targets.append(AwsContainerTarget.from_stack(service_stack, cloudformation=cfn))
-    return targets
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 from pathlib import Path
@@ -19,9 +18,10 @@ from twinserve.output import console, fail, user_errors
 
 def resolve_package(package: Path, handler: str | None) -> tuple[Path, str, dict[str, object]]:
     """(code directory, handler, package report) for a `twinserve package lambda` output or a plain folder."""
-    report_path = package / "package-report.json"
-    if report_path.is_file():
-        report = json.loads(report_path.read_text())
+    from twinserve.packaging import REPORT_NAME, read_package_report
+
+    report = read_package_report(package)
+    if report is not None:
         local = f"{sys.version_info.major}.{sys.version_info.minor}"
         if report.get("target") != "local" or report.get("python_version") != local:
             raise fail(f"{package} was built for {report.get('target')} / Python {report.get('python_version')}; "
@@ -30,7 +30,7 @@ def resolve_package(package: Path, handler: str | None) -> tuple[Path, str, dict
                        "--target local")
         return Path(str(report["package_dir"])), handler or str(report["handler"]), report
     if handler is None:
-        raise fail(f"{package} has no package-report.json; pass --handler module.function")
+        raise fail(f"{package} has no {REPORT_NAME}; pass --handler module.function")
     return package, handler, {}
 
 
@@ -52,8 +52,8 @@ def emulate(
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE for the function (repeatable).")] = None,
 ) -> None:
     """Run a Lambda package locally on the real runtime client, with Lambda's execution model."""
-    from benchmarks.emulator.runner import Emulator, new_event_loop
-    from benchmarks.emulator.service import FunctionConfig
+    from twinserve.emulator.config import FunctionConfig
+    from twinserve.emulator.runner import Emulator, new_event_loop
 
     code_dir, handler_name, report = resolve_package(package, handler)
     environment = {}
@@ -67,7 +67,7 @@ def emulate(
     config = FunctionConfig(package=code_dir, handler=handler_name, function_name=function_name,
                             memory_mb=memory_mb, timeout_s=timeout_s, concurrency=concurrency,
                             keep_alive_s=keep_alive_s, environment=environment, log_file=log_file,
-                            echo=sys.stdout)
+                            echo=sys.stdout, package_report=report)
     try:
         config.validate()
     except ValueError as exc:
@@ -77,7 +77,7 @@ def emulate(
 
 
 def _table(emulator: object) -> Table:
-    from benchmarks.emulator.runner import Emulator
+    from twinserve.emulator.runner import Emulator
 
     assert isinstance(emulator, Emulator)
     service = emulator.service
@@ -86,14 +86,14 @@ def _table(emulator: object) -> Table:
                         f"throttled {c['throttled']}  errors {c['errors']}", title_justify="left")
     for col in ("environment", "state", "invocations", "pid", "idle s"):
         table.add_column(col)
-    for row in service.snapshot():
+    for row in service.pool.snapshot():
         table.add_row(row["env"], row["state"], str(row["invocations"]), str(row["pid"]),
                       "" if row["idle_s"] is None else str(row["idle_s"]))
     return table
 
 
 async def _run(emulator: object) -> None:
-    from benchmarks.emulator.runner import Emulator
+    from twinserve.emulator.runner import Emulator
 
     assert isinstance(emulator, Emulator)
     await emulator.start()

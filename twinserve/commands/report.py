@@ -18,7 +18,7 @@ def report(
     region: Annotated[str, typer.Option(help="Price file region.")] = "us-east-1",
 ) -> None:
     """Write the decision report for a run and print its verdict."""
-    from cost_model.report import build
+    from twinserve.report import build
 
     if not (results / "summary.json").is_file():
         raise fail(f"{results} has no summary.json; run `twinserve bench --out {results}` first")

@@ -1,5 +1,6 @@
-"""Scenario registry: name → (run function, target kinds it applies to, one-line description).
-A scenario takes a Context, records requests through it, and returns its findings (a dict)."""
+"""Scenario registry: name → run function, the target kinds, sources and capabilities it needs, and
+how many steps it expects (for the progress bar). A scenario takes a Context, records requests
+through it, and returns its findings (a dict)."""
 
 from __future__ import annotations
 
@@ -7,40 +8,51 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.harness.context import Context
+from benchmarks.harness.context import Context, Options
 from benchmarks.harness.scenarios import burst, cold_start, keep_alive, limits, model_size, rate, saturation, warm
+from benchmarks.harness.targets import ColdStartable, ModelSwappable, Source, Target, TargetKind
+
+
+def _no_steps(options: Options) -> int:
+    return 0  # open-ended (rate, saturation): the bar counts requests
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     run: Callable[[Context], dict[str, Any]]
-    kinds: tuple[str, ...]  # target kinds: "lambda", "container"
-    sources: tuple[str, ...]  # "measured-local", "measured-aws"
+    kinds: tuple[TargetKind, ...]
+    sources: tuple[Source, ...]
     description: str
-    forces_cold: bool = False  # needs target.force_cold()
+    needs: tuple[type, ...] = ()  # capability protocols the target must implement
+    steps: Callable[[Options], int] = _no_steps
+
+    def applies_to(self, target: Target) -> bool:
+        return (target.kind in self.kinds and target.source in self.sources
+                and all(isinstance(target, need) for need in self.needs))
 
 
-BOTH = ("lambda", "container")
-ANYWHERE = ("measured-local", "measured-aws")
+BOTH: tuple[TargetKind, ...] = ("lambda", "container")
+ANYWHERE: tuple[Source, ...] = ("measured-local", "measured-aws")
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("cold-start", cold_start.run, BOTH, ANYWHERE, "N forced cold starts, and what each is made of", True),
-    Scenario("warm", warm.run, BOTH, ANYWHERE, "sequential requests on a warm deployment: p50/p90/p99/max"),
-    Scenario("burst", burst.run, BOTH, ANYWHERE, "K simultaneous requests against an idle deployment", True),
+    Scenario("cold-start", cold_start.run, BOTH, ANYWHERE, "N forced cold starts, and what each is made of",
+             needs=(ColdStartable,), steps=lambda o: o.cold_starts),
+    Scenario("warm", warm.run, BOTH, ANYWHERE, "sequential requests on a warm deployment: p50/p90/p99/max",
+             steps=lambda o: o.warm_requests),
+    Scenario("burst", burst.run, BOTH, ANYWHERE, "K simultaneous requests against an idle deployment",
+             needs=(ColdStartable,), steps=lambda o: o.burst_size),
     Scenario("rate", rate.run, BOTH, ANYWHERE, "open-loop constant arrival rate (no coordinated omission)"),
     Scenario("saturation", saturation.run, BOTH, ANYWHERE, "raise the rate until p99 passes the SLO or errors"),
-    Scenario("limits", limits.run, BOTH, ANYWHERE, "grow the batch until a time or payload limit stops it"),
+    Scenario("limits", limits.run, BOTH, ANYWHERE, "grow the batch until a time or payload limit stops it",
+             steps=lambda o: len(o.limit_batches)),
     Scenario("model-size", model_size.run, BOTH, ("measured-local",), "forest 10/100/500 trees: size vs cold start",
-             True),
+             needs=(ColdStartable, ModelSwappable), steps=lambda o: len(o.sweep_trees)),
     Scenario("keep-alive", keep_alive.run, ("lambda",), ("measured-aws",),
-             "idle gaps of 1-60 min: when are environments reclaimed (AWS only, hours)"),
+             "idle gaps of 1-60 min: when are environments reclaimed (AWS only, hours)",
+             steps=lambda o: len(o.keep_alive_gaps_min)),
 )}
 DEFAULT_ORDER = ("cold-start", "warm", "burst", "rate", "saturation", "limits", "model-size")
 
 
-def applicable(name: str, target: object) -> bool:
-    s = SCENARIOS[name]
-    kind, source = getattr(target, "kind", ""), getattr(target, "source", "")
-    if s.forces_cold and not getattr(target, "can_force_cold", True):
-        return False
-    return kind in s.kinds and source in s.sources
+def applicable(name: str, target: Target) -> bool:
+    return SCENARIOS[name].applies_to(target)

@@ -10,7 +10,7 @@ from benchmarks.harness.context import Context
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    ctx.target.force_cold()
+    ctx.force_cold()
     k = ctx.options.burst_size
     request = ctx.request()
 

@@ -39,10 +39,10 @@ def run(ctx: Context) -> dict[str, Any]:
     parts: list[dict[str, float]] = []
     cold_paths: list[dict[str, float]] = []
     for i in range(ctx.options.cold_starts):
-        target.force_cold()
+        ctx.force_cold()
         rec = ctx.send(step=i, cold=True if target.kind == "container" else None)
         if target.kind == "container":
-            cold_paths.append({**getattr(target, "cold_path_s", [{}])[-1], "first_request_ms": rec.latency_ms})
+            cold_paths.append({**ctx.last_cold_path(), "first_request_ms": rec.latency_ms})
         ctx.progress(1)
     ctx.join_reports()
     for rec in ctx.records:

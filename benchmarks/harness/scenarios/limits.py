@@ -33,7 +33,7 @@ def classify(rec: Record, timeout_s: float | None) -> str | None:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    timeout_s = getattr(ctx.target, "timeout_s", None) if ctx.target.kind == "lambda" else None
+    timeout_s = ctx.target.timeout_s if ctx.target.kind == "lambda" else None
     largest_ok: int | None = None
     stopped: dict[str, Any] = {"stopped_by": "none up to the largest batch tried"}
     for size in ctx.options.limit_batches:

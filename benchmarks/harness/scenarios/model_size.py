@@ -3,7 +3,6 @@ Locally only: each size is trained (cached), swapped into the target, and cold-s
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,53 +23,38 @@ def bundle_for(trees: int) -> Path:
 
 def run(ctx: Context) -> dict[str, Any]:
     target = ctx.target
+    swappable = ctx.swappable()
     results = {}
-    runtime = getattr(target, "runtime", None) or "onnx"
-    for trees in ctx.options.sweep_trees:
-        bundle = bundle_for(trees)
-        artifact = bundle / ("model.onnx" if runtime == "onnx" else "model.joblib")
-        swap = getattr(target, "swap_model", None)
-        if swap is None:
-            raise RuntimeError(f"target {target.name} cannot swap models")
-        swap(bundle)
-        ctx.reset_client()
-        start = len(ctx.records)
-        for _ in range(max(2, ctx.options.cold_starts // 2)):
-            target.force_cold()
-            ctx.send(step=trees, cold=True if target.kind == "container" else None)
-        mine = ctx.records[start:]
-        ctx.join_reports(mine)
-        inits = [r.server.get("init_ms") or r.server.get("report_init_ms") for r in mine]
-        inits_known = [v for v in inits if v is not None]
-        memory = [r.server["max_memory_used_mb"] for r in mine if "max_memory_used_mb" in r.server]
-        results[str(trees)] = {
-            "artifact_bytes": artifact.stat().st_size,
-            "cold_latency_p50_ms": median([r.latency_ms for r in mine]),
-            "init_p50_ms": median(inits_known) if inits_known else None,
-            "max_memory_used_mb": max(memory) if memory else None,
-            "ok": sum(1 for r in mine if r.status == 200),
-        }
-        paths = getattr(target, "cold_path_s", None)
-        if paths:  # container: process start → healthy, the part the model size changes
-            results[str(trees)]["process_to_healthy_p50_ms"] = median(
-                [p["process_to_healthy_ms"] for p in paths[-len(mine):]])
-        ctx.progress(1)
-    restore = getattr(target, "restore_model", None)
-    if restore:
-        restore()
+    runtime = swappable.runtime
+    try:
+        for trees in ctx.options.sweep_trees:
+            bundle = bundle_for(trees)
+            artifact = bundle / ("model.onnx" if runtime == "onnx" else "model.joblib")
+            swappable.swap_model(bundle)
+            ctx.reset_client()
+            start = len(ctx.records)
+            starts: list[dict[str, float]] = []
+            for _ in range(max(2, ctx.options.cold_starts // 2)):
+                ctx.force_cold()
+                ctx.send(step=trees, cold=True if target.kind == "container" else None)
+                starts.append(ctx.last_cold_path())
+            mine = ctx.records[start:]
+            ctx.join_reports(mine)
+            inits = [r.server.get("init_ms") or r.server.get("report_init_ms") for r in mine]
+            inits_known = [v for v in inits if v is not None]
+            memory = [r.server["max_memory_used_mb"] for r in mine if "max_memory_used_mb" in r.server]
+            results[str(trees)] = {
+                "artifact_bytes": artifact.stat().st_size,
+                "cold_latency_p50_ms": median([r.latency_ms for r in mine]),
+                "init_p50_ms": median(inits_known) if inits_known else None,
+                "max_memory_used_mb": max(memory) if memory else None,
+                "ok": sum(1 for r in mine if r.status == 200),
+            }
+            healthy = [s["process_to_healthy_ms"] for s in starts if "process_to_healthy_ms" in s]
+            if healthy:  # container: process start → healthy, the part the model size changes
+                results[str(trees)]["process_to_healthy_p50_ms"] = median(healthy)
+            ctx.progress(1)
+    finally:
+        swappable.restore_model()
         ctx.reset_client()
     return {"runtime": runtime, "by_trees": results}
-
-
-def copy_package_with_model(package: Path, bundle: Path, runtime: str, dest: Path) -> Path:
-    """The same deployment package with another model in it (no reinstall of dependencies)."""
-    from twinserve.packaging import copy_bundle
-
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(package, dest, symlinks=True)
-    shutil.rmtree(dest / "package" / "model")
-    copy_bundle(bundle, runtime, dest / "package" / "model")
-    report = (dest / "package-report.json").read_text().replace(str(package / "package"), str(dest / "package"))
-    (dest / "package-report.json").write_text(report)
-    return dest

@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from cost_model import charts
 from cost_model.compare import compare, sweep_constant_rates
 from cost_model.from_results import inputs_from_results
 from cost_model.prices import load_prices
 from cost_model.traffic import PROFILES, profile_rates
+from prediction_core.aws_limits import LAMBDA
+from twinserve.packaging import read_package_report
+from twinserve.report import charts
 
-PACKAGE_LIMIT_MB = 250
+PACKAGE_LIMIT_MB = LAMBDA.unzipped_package_bytes // 2**20
 SOURCES = {"measured-local": "measured here (this machine, local emulator / container process)",
            "measured-aws": "measured on AWS", "modeled": "modeled from the inputs listed"}
 
@@ -45,13 +47,13 @@ def _latency_series(records: list[dict[str, Any]]) -> dict[str, list[float]]:
 
 def _package_rows(root: Path = Path("build/lambda")) -> list[dict[str, Any]]:
     rows = []
-    for report in sorted(root.glob("*/package-report.json")):
-        data = json.loads(report.read_text())
-        if data.get("target") != "aws" or not data.get("zipped_bytes"):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        data = read_package_report(folder)
+        if data is None or data.get("target") != "aws" or not data.get("zipped_bytes"):
             continue
         rows.append({"variant": f"{data['door']}/{data['runtime']} {data['arch']} py{data['python_version']}",
                      "unzipped_mb": data["unzipped_bytes"] / 2**20, "zipped_mb": data["zipped_bytes"] / 2**20,
-                     "fits": data["unzipped_bytes"] <= PACKAGE_LIMIT_MB * 2**20})
+                     "fits": data["unzipped_bytes"] <= LAMBDA.unzipped_package_bytes})
     return rows
 
 

@@ -1,4 +1,5 @@
-"""A minimal asyncio HTTP/1.1 server: keep-alive, Content-Length and chunked bodies, TCP_NODELAY.
+"""A minimal asyncio HTTP/1.1 server on httptools (llhttp): keep-alive, pipelining, Content-Length and
+chunked bodies, TCP_NODELAY.
 
 Used for the Runtime API (where http.server's Nagle/delayed-ACK interplay added ~40 ms to every
 warm invoke) and the emulator's front doors. Every warm invoke crosses it three times, so it is
@@ -12,6 +13,7 @@ guarantee does not rest on an implementation detail.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import socket
@@ -19,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import cast
+
+import httptools
 
 logger = logging.getLogger("twinserve.emulator")
 
@@ -64,79 +68,76 @@ def encode_response(response: Response, *, keep_alive: bool) -> bytes:
     return "".join(head).encode("latin-1") + response.body
 
 
-@dataclass
-class _Head:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    size: int  # bytes up to and including the blank line
-    keep_alive: bool
-    chunked: bool
-    length: int
-
-
-def _parse_head(data: bytes) -> _Head:
-    lines = data.decode("latin-1").split("\r\n")
-    try:
-        method, target, _ = lines[0].split(" ", 2)
-    except ValueError:
-        raise BadRequest(f"bad request line {lines[0][:80]!r}") from None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    path, _, query = target.partition("?")
-    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-    length = 0
-    if not chunked and "content-length" in headers:
-        declared = headers["content-length"]
-        if not declared.isdigit():
-            raise BadRequest(f"bad content-length {declared[:40]!r}")
-        length = int(declared)
-    return _Head(method, path, query, headers, len(data) + 4, headers.get("connection", "").lower() != "close",
-                 chunked, length)
-
-
-def _chunked_body(buf: bytearray, start: int, limit: int | None) -> tuple[bytes, int, int | None] | None:
-    """(body, end offset, size when over the limit) of a complete chunked body at `start`, or None for more data."""
-    chunks: list[bytes] = []
-    size = 0
-    pos = start
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            return None
-        try:
-            length = int(bytes(buf[pos:eol]).split(b";", 1)[0].strip() or b"0", 16)
-        except ValueError:
-            raise BadRequest("bad chunk size") from None
-        size += length
-        if limit is not None and size > limit:
-            return b"", eol, size  # refused: the rest is not read
-        if length == 0:
-            end = buf.find(b"\r\n", eol + 2)  # no trailers are expected: the blank line
-            return (b"".join(chunks), end + 2, None) if end >= 0 else None
-        if len(buf) < eol + 2 + length + 2:
-            return None
-        chunks.append(bytes(buf[eol + 2:eol + 2 + length]))
-        pos = eol + 2 + length + 2
+class _Refused(Exception):
+    """Parsing stops here: the request is answered as it stands (431, or a body over the limit)."""
 
 
 class _Connection(asyncio.Protocol):
-    """One client connection: requests are answered one at a time, in order."""
+    """One client connection: requests are parsed by httptools (llhttp) as bytes arrive and
+    answered one at a time, in order; requests pipelined behind a busy one wait in `pending`."""
 
     def __init__(self, server: HttpServer, handler: Handler, max_body_bytes: int | None) -> None:
         self.server = server
         self.handler = handler
         self.max_body_bytes = max_body_bytes
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.head: _Head | None = None  # parsed head of the request whose body is still arriving
-        self.busy = False  # a handler is working on a request; later bytes wait in the buffer
+        self.parser = httptools.HttpRequestParser(self)
+        # Parsed requests (with keep-alive) waiting for their turn, or a protocol error's answer.
+        self.pending: collections.deque[tuple[Request | Response, bool]] = collections.deque()
+        self.busy = False  # a handler is working on a request; later requests wait in `pending`
         self.closed = False
+        self._reset()
 
+    def _reset(self) -> None:
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.head_bytes = 0
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+
+    # --- httptools callbacks ------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self._count_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def _count_head(self, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > MAX_HEADER_BYTES:
+            raise _Refused(431)
+
+    def on_headers_complete(self) -> None:
+        declared = self.headers.get("content-length", "")
+        if self.max_body_bytes is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            self._refuse(int(declared))
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.max_body_bytes is not None and self.body_bytes > self.max_body_bytes:
+            self._refuse(self.body_bytes)
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.pending.append((self._request(b"".join(self.body), None), self.parser.should_keep_alive()))
+
+    def _request(self, body: bytes, too_large: int | None) -> Request:
+        path, _, query = self.url.decode("latin-1").partition("?")
+        method = self.parser.get_method().decode("latin-1")
+        return Request(method, path, query, self.headers, body, too_large)
+
+    def _refuse(self, size: int) -> None:
+        """Answer now with what came so far (`too_large` set); the rest of the body is never read,
+        so the connection closes after the answer."""
+        self.pending.append((self._request(b"", size), False))
+        raise _Refused(0)
+
+    # --- transport ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio subclasses
         sock = transport.get_extra_info("socket")
@@ -152,20 +153,35 @@ class _Connection(asyncio.Protocol):
         self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if not self.busy:
-            self._next_request()
+        if self.closed:
+            return
+        refused = None
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            # httptools wraps an exception raised in a callback (ours: _Refused) in HttpParserCallbackError.
+            if not isinstance(exc.__context__, _Refused):
+                self._answer_then_close(Response(400, f"bad request: {exc}".encode()))
+                return
+            refused = exc.__context__.args[0]
+        if refused == 431:
+            self._answer_then_close(Response(431))
+            return
+        if refused is not None and self.transport is not None:  # a body over the limit: read no more of it
+            self.transport.pause_reading()
+        self._next_request()
+
+    def _answer_then_close(self, response: Response) -> None:
+        """A protocol error: answered after the requests already read, then the connection closes."""
+        self.pending.append((response, False))
+        self._next_request()
 
     def _next_request(self) -> None:
-        while not self.busy and not self.closed and self.buffer:
-            try:
-                taken = self._take_request()
-            except BadRequest as exc:
-                self._send(Response(400, str(exc).encode()), keep_alive=False)
+        while not self.busy and not self.closed and self.pending:
+            request, keep_alive = self.pending.popleft()
+            if isinstance(request, Response):
+                self._send(request, keep_alive=False)
                 return
-            if taken is None:
-                return
-            request, keep_alive = taken
             try:
                 result = self.handler(request)
             except Exception:
@@ -191,41 +207,6 @@ class _Connection(asyncio.Protocol):
         self._send(response, keep_alive=keep_alive)
         self._next_request()
 
-    def _take_request(self) -> tuple[Request, bool] | None:
-        """The next whole request from the buffer (removed from it), or None until more bytes come."""
-        buf = self.buffer
-        head = self.head
-        if head is None:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEADER_BYTES:
-                    self._send(Response(431), keep_alive=False)
-                return None
-            if end > MAX_HEADER_BYTES:
-                self._send(Response(431), keep_alive=False)
-                return None
-            head = self.head = _parse_head(bytes(buf[:end]))
-        limit = self.max_body_bytes
-        too_large: int | None = None
-        keep_alive = head.keep_alive
-        if head.chunked:
-            parsed = _chunked_body(buf, head.size, limit)
-            if parsed is None:
-                return None
-            body, consumed, too_large = parsed
-        elif limit is not None and head.length > limit:
-            body, consumed, too_large = b"", len(buf), head.length  # refused unread
-        else:
-            consumed = head.size + head.length
-            if len(buf) < consumed:
-                return None
-            body = bytes(buf[head.size:consumed])
-        if too_large is not None:
-            keep_alive = False  # the rest of the body is never read: the connection closes after the answer
-        del buf[:consumed]
-        self.head = None
-        return Request(head.method, head.path, head.query, head.headers, body, too_large), keep_alive
-
     def _send(self, response: Response, *, keep_alive: bool) -> None:
         if self.closed or self.transport is None:
             return
@@ -238,7 +219,7 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if not self.closed and self.transport is not None:
             self.closed = True
-            self.buffer.clear()
+            self.pending.clear()
             self.transport.close()
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import orjson
 
-from benchmarks.emulator.httpserver import Request, Response
-from benchmarks.emulator.service import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome, LambdaService
+from twinserve.emulator.config import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome
+from twinserve.emulator.httpserver import Request, Response
+from twinserve.emulator.service import LambdaService
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 ADMIN_PREFIX = "/_emulator/"
@@ -57,15 +58,13 @@ class FrontDoor:
         service = self.service
         if req.method == "GET" and req.path == ADMIN_PREFIX + "logs":
             after = int(dict(p.partition("=")[::2] for p in req.query.split("&") if p).get("after", "0") or 0)
-            lines = list(service.log_lines)
-            first = service.log_total - len(lines)  # index of the oldest line still kept
-            start = max(after - first, 0)
-            return _json(200, {"next": service.log_total, "lines": lines[start:]})
+            lines, cursor = service.logs.since(after)
+            return _json(200, {"next": cursor, "lines": lines})
         if req.method == "GET" and req.path == ADMIN_PREFIX + "info":
             return _json(200, {**service.describe(), "counters": dict(service.counters),
-                               "environments": service.snapshot()})
+                               "environments": service.pool.snapshot()})
         if req.method == "POST" and req.path == ADMIN_PREFIX + "reset":
-            dropped = await service.drop_idle()
+            dropped = await service.pool.drop_idle()
             return _json(200, {"dropped": dropped})
         return _json(404, {"message": f"no admin route {req.method} {req.path}"})
 

@@ -6,9 +6,10 @@ import asyncio
 import threading
 from typing import Any
 
-from benchmarks.emulator.frontdoor import FrontDoor
-from benchmarks.emulator.httpserver import HttpServer, serve
-from benchmarks.emulator.service import FunctionConfig, LambdaService
+from twinserve.emulator.config import FunctionConfig
+from twinserve.emulator.frontdoor import FrontDoor
+from twinserve.emulator.httpserver import HttpServer, serve
+from twinserve.emulator.service import LambdaService
 
 # API Gateway's own payload ceiling is 10 MB; bodies over 6 MB are refused by the function's limit.
 FRONT_DOOR_MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -18,8 +18,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from prediction_core.aws_limits import LAMBDA
+
 MB = 1024 * 1024
-MEMORY_MB_PER_VCPU = 1769  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+MEMORY_MB_PER_VCPU = LAMBDA.memory_mb_per_vcpu  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
 CFS_PERIOD_US = 100_000
 V1_ROOT = Path("/sys/fs/cgroup")
 V2_ROOT = Path("/sys/fs/cgroup")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.emulator.httpserver import HttpServer, Request, Response, serve
-from benchmarks.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
+from twinserve.emulator.exceptions import InitError
+from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
+from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
 API = "/2018-06-01/runtime"
 NEXT = f"{API}/invocation/next"
@@ -36,15 +37,6 @@ class Invocation:
     peak_memory_bytes: int | None = None
     result: asyncio.Future[tuple[str, bytes, str | None]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
-class InitError(Exception):
-    """The runtime reported an INIT failure (POST /runtime/init/error) or exited during INIT."""
-
-    def __init__(self, error_type: str, body: bytes) -> None:
-        super().__init__(error_type)
-        self.error_type = error_type
-        self.body = body
 
 
 class ExecutionEnvironment:

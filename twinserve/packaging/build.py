@@ -8,7 +8,6 @@ measured locally is what is deployed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -16,42 +15,39 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar, cast
 
+from prediction_core.aws_limits import LAMBDA
 from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, read_manifest, verify_file
 from prediction_core.exceptions import TwinserveError
+from twinserve.packaging.catalogue import (
+    ARCHES,
+    BUILD_TARGETS,
+    DOOR_CODE,
+    DOOR_HANDLERS,
+    FORMATS,
+    LAMBDA_DOORS,
+    LAMBDA_PYTHON_VERSION,
+    PLATFORM_TAGS,
+    ROOT,
+    RUNTIMES,
+    TRAINING_ONLY,
+    Arch,
+    BuildTarget,
+    Door,
+    requirement_names,
+)
+from twinserve.packaging.report import PackageReport
 
-ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
-# Lambda deployment package quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * MB
-LAMBDA_ZIP_DIRECT_UPLOAD_LIMIT_BYTES = 50 * MB
-LAMBDA_PYTHON_VERSION = "3.12"
-
-COMMON_REQUIREMENTS = ["numpy", "orjson"]
-RUNTIME_REQUIREMENTS = {"onnx": ["onnxruntime"], "sklearn": ["scikit-learn", "scipy", "joblib"]}
-DOOR_REQUIREMENTS = {
-    "native": ["aws-lambda-powertools"],
-    "asgi": ["fastapi", "mangum", "pydantic-settings"],
-    # boto3 for MODEL_URI=s3://…; Lambda provides boto3 itself, a container does not.
-    "service": ["fastapi", "pydantic-settings", "gunicorn", "uvicorn", "uvicorn-worker", "uvloop", "httptools",
-                "boto3"],
-}
-# Project code each door needs, relative to the repository root (training modules stay out).
-DOOR_CODE = {
-    "native": ["prediction_core", "functions/__init__.py", "functions/predict"],
-    "asgi": ["prediction_core", "container_service", "functions/__init__.py", "functions/asgi"],
-    "service": ["prediction_core", "container_service"],
-}
-DOOR_HANDLERS = {"native": "functions.predict.handler.handler", "asgi": "functions.asgi.handler.handler"}
-TRAINING_ONLY = {"training.py", "recipes.py", "onnx_export.py"}
-# pip --platform tags Lambda's Python 3.12 (Amazon Linux 2023, glibc 2.34) can load, newest first.
-PLATFORM_TAGS = {arch: [f"manylinux_2_34_{m}", f"manylinux_2_28_{m}", f"manylinux_2_17_{m}", f"manylinux2014_{m}"]
-                 for arch, m in (("x86_64", "x86_64"), ("arm64", "aarch64"))}
+LAMBDA_UNZIPPED_LIMIT_BYTES = LAMBDA.unzipped_package_bytes
+LAMBDA_ZIP_DIRECT_UPLOAD_LIMIT_BYTES = LAMBDA.zip_direct_upload_bytes
 STRIP_DIRS = {"__pycache__", "tests", "test"}
 STRIP_SUFFIXES = {".pyc", ".pyi", ".pyx", ".pxd"}
+
+T = TypeVar("T")
 
 
 class PackagingError(TwinserveError):
@@ -60,36 +56,10 @@ class PackagingError(TwinserveError):
     error_type = "packaging_error"
 
 
-@dataclass
-class PackageReport:
-    door: str
-    runtime: str
-    arch: str
-    python_version: str
-    target: str  # "aws" (manylinux wheels for Lambda) or "local" (this machine, for the emulator)
-    handler: str | None
-    requirements: list[str]
-    unzipped_bytes: int = 0
-    zipped_bytes: int | None = None
-    largest_packages_mb: dict[str, float] = field(default_factory=dict)
-    over_limit: bool = False
-    advice: list[str] = field(default_factory=list)
-    package_dir: str = ""
-    zip_path: str | None = None
-    bytecode: str = ""
-    code_sha256: str = ""  # of the project code shipped (see code_fingerprint)
-
-    def write(self, out: Path) -> Path:
-        path = out / "package-report.json"
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        return path
-
-
-def pinned_requirements(door: str, runtime: str) -> list[str]:
+def pinned_requirements(door: Door, runtime: str) -> list[str]:
     """Third-party requirements at the versions installed here (so local runs match deployments)."""
-    names = COMMON_REQUIREMENTS + RUNTIME_REQUIREMENTS[runtime] + DOOR_REQUIREMENTS[door]
     pins = []
-    for name in names:
+    for name in requirement_names(door, runtime):  # type: ignore[arg-type]
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError as exc:
@@ -98,13 +68,15 @@ def pinned_requirements(door: str, runtime: str) -> list[str]:
     return pins
 
 
-def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
+def _choice(name: str, value: str, choices: Iterable[T]) -> T:
+    """`value` as one of `choices` (a closed set of names), or a PackagingError listing them."""
     options = list(choices)
     if value not in options:
-        raise PackagingError(f"--{name} {value!r} is not one of {', '.join(options)}")
+        raise PackagingError(f"--{name} {value!r} is not one of {', '.join(map(str, options))}")
+    return cast(T, value)
 
 
-def code_files(door: str) -> list[Path]:
+def code_files(door: Door) -> list[Path]:
     """The project source files a door ships, in a stable order (what copy_code copies)."""
     files: list[Path] = []
     for rel in DOOR_CODE[door]:
@@ -117,7 +89,7 @@ def code_files(door: str) -> list[Path]:
     return files
 
 
-def code_fingerprint(door: str) -> str:
+def code_fingerprint(door: Door) -> str:
     """SHA-256 over the door's shipped source files (paths and bytes): a local package built from
     other code is stale, and the emulator must run what would be deployed."""
     digest = hashlib.sha256()
@@ -126,7 +98,7 @@ def code_fingerprint(door: str) -> str:
     return digest.hexdigest()
 
 
-def copy_code(door: str, dest: Path) -> None:
+def copy_code(door: Door, dest: Path) -> None:
     for rel in DOOR_CODE[door]:
         src = ROOT / rel
         target = dest / rel
@@ -149,7 +121,7 @@ def copy_bundle(bundle: Path, runtime: str, dest: Path) -> None:
     shutil.copy2(bundle / MANIFEST_NAME, dest / MANIFEST_NAME)
 
 
-def pip_install(requirements: list[str], dest: Path, *, target: str, arch: str, python_version: str) -> None:
+def pip_install(requirements: list[str], dest: Path, *, target: BuildTarget, arch: Arch, python_version: str) -> None:
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
            "--only-binary=:all:", "--target", str(dest), *requirements]
     if target == "aws":
@@ -229,14 +201,16 @@ def size_advice(report: PackageReport) -> None:
     if report.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT_BYTES:
         report.over_limit = True
         report.advice.append(
-            f"unzipped size {report.unzipped_bytes / MB:,.1f} MB is over Lambda's 250 MB limit for zip packages"
+            f"unzipped size {report.unzipped_bytes / MB:,.1f} MB is over Lambda's "
+            f"{LAMBDA_UNZIPPED_LIMIT_BYTES / MB:,.0f} MB limit for zip packages"
             + (" (the scikit-learn + SciPy + NumPy stack alone is about 270 MB for Python 3.12)"
                if report.runtime == "sklearn" else "")
             + ": use --runtime onnx (onnxruntime + NumPy is far smaller), or --format image "
               "(a Lambda container image may be up to 10 GB)")
     if report.zipped_bytes and report.zipped_bytes > LAMBDA_ZIP_DIRECT_UPLOAD_LIMIT_BYTES:
         report.advice.append(
-            f"zip is {report.zipped_bytes / MB:,.1f} MB, over the 50 MB direct-upload limit: deploy it through "
+            f"zip is {report.zipped_bytes / MB:,.1f} MB, over the {LAMBDA_ZIP_DIRECT_UPLOAD_LIMIT_BYTES / MB:,.0f} MB "
+            "direct-upload limit: deploy it through "
             "S3 (the CDK app does this for you) or use --format image")
 
 
@@ -244,23 +218,23 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
                  python_version: str = LAMBDA_PYTHON_VERSION, target: str = "aws", fmt: str = "zip",
                  out: Path) -> PackageReport:
     """Build a Lambda deployment directory + zip (fmt=zip) or a container-image build context (fmt=image)."""
-    _check_choice("runtime", runtime, RUNTIME_REQUIREMENTS)
-    _check_choice("door", door, DOOR_HANDLERS)
-    _check_choice("arch", arch, PLATFORM_TAGS)
-    _check_choice("target", target, ("aws", "local"))
-    _check_choice("format", fmt, ("zip", "image"))
+    _choice("runtime", runtime, RUNTIMES)
+    door_ = _choice("door", door, LAMBDA_DOORS)
+    arch_ = _choice("arch", arch, ARCHES)
+    target_ = _choice("target", target, BUILD_TARGETS)
+    _choice("format", fmt, FORMATS)
     local_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if target == "local":
+    if target_ == "local":
         python_version = local_version
-        arch = {"aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    requirements = pinned_requirements(door, runtime)
-    report = PackageReport(door=door, runtime=runtime, arch=arch, python_version=python_version, target=target,
-                           handler=DOOR_HANDLERS[door], requirements=requirements,
-                           code_sha256=code_fingerprint(door))
+        arch_ = _choice("arch", {"aarch64": "arm64"}.get(platform.machine(), platform.machine()), ARCHES)
+    requirements = pinned_requirements(door_, runtime)
+    report = PackageReport(door=door_, runtime=runtime, arch=arch_, python_version=python_version, target=target_,
+                           handler=DOOR_HANDLERS[door_], requirements=requirements,
+                           code_sha256=code_fingerprint(door_))
     if out.exists():
         shutil.rmtree(out)
     package = out / ("context" if fmt == "image" else "package")
-    copy_code(door, package)
+    copy_code(door_, package)
     copy_bundle(bundle, runtime, package / "model")
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     report.package_dir = str(package)
@@ -268,10 +242,10 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
         shutil.copy2(out / "requirements.txt", package / "requirements.txt")
         dockerfile = (ROOT / "functions" / "Dockerfile").read_text()
         default_cmd = f'CMD ["{DOOR_HANDLERS["native"]}"]'
-        (package / "Dockerfile").write_text(dockerfile.replace(default_cmd, f'CMD ["{DOOR_HANDLERS[door]}"]'))
+        (package / "Dockerfile").write_text(dockerfile.replace(default_cmd, f'CMD ["{DOOR_HANDLERS[door_]}"]'))
         report.unzipped_bytes = tree_bytes(package)
     else:
-        pip_install(requirements, package, target=target, arch=arch, python_version=python_version)
+        pip_install(requirements, package, target=target_, arch=arch_, python_version=python_version)
         strip_tree(package)
         report.bytecode = precompile(package, python_version)
         report.unzipped_bytes = tree_bytes(package)
@@ -286,7 +260,7 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
 
 def build_container_context(*, bundle: Path, runtime: str, out: Path) -> Path:
     """The docker build context for the container service: code, model, pinned requirements, Dockerfile."""
-    _check_choice("runtime", runtime, RUNTIME_REQUIREMENTS)
+    _choice("runtime", runtime, RUNTIMES)
     if out.exists():
         shutil.rmtree(out)
     copy_code("service", out)
@@ -295,24 +269,3 @@ def build_container_context(*, bundle: Path, runtime: str, out: Path) -> Path:
     shutil.copy2(ROOT / "container_service" / "Dockerfile", out / "Dockerfile")
     (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
     return out
-
-
-def ensure_local_package(bundle: Path, door: str, runtime: str, root: Path = Path("build/lambda")) -> Path:
-    """A package for this machine with this bundle, built unless an up-to-date one exists."""
-    out = root / f"{door}-{runtime}-local"
-    if not local_package_is_fresh(out, bundle, door, runtime):
-        build_lambda(bundle=bundle, runtime=runtime, door=door, target="local", out=out)
-    return out
-
-
-def local_package_is_fresh(out: Path, bundle: Path, door: str, runtime: str) -> bool:
-    """Built here from the same model version, the same project code and the same pinned requirements."""
-    shipped = out / "package" / "model" / MANIFEST_NAME
-    report_path = out / "package-report.json"
-    if not (report_path.is_file() and shipped.is_file()):
-        return False
-    built = json.loads(report_path.read_text())
-    return bool(json.loads(shipped.read_text())["version"] == read_manifest(bundle)["version"]
-                and built.get("target") == "local"
-                and built.get("code_sha256") == code_fingerprint(door)
-                and built.get("requirements") == pinned_requirements(door, runtime))

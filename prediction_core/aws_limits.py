@@ -1,0 +1,78 @@
+"""AWS's limits and quotas, read from dated data (data/aws-limits.json, with its sources).
+
+One table for every part that enforces or reports a limit: the contract (request body), the
+emulator (memory, timeout, INIT, payloads, integration timeouts), packaging (package sizes), the
+CDK configuration and the report. This module is plain data: it imports no AWS library.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+LIMITS_PATH = Path(__file__).with_name("data") / "aws-limits.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaLimits:
+    memory_mb_min: int
+    memory_mb_max: int
+    memory_mb_per_vcpu: int
+    timeout_s_min: int
+    timeout_s_max: int
+    init_phase_s: int
+    sync_payload_bytes: int
+    async_payload_bytes: int
+    zip_direct_upload_bytes: int
+    unzipped_package_bytes: int
+    image_bytes: int
+    account_concurrency: int
+    scale_out_environments: int
+    scale_out_period_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiGatewayLimits:
+    http_integration_timeout_s: int
+    rest_integration_timeout_s: int
+    payload_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlbLimits:
+    lambda_payload_bytes: int
+    idle_timeout_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class AwsLimits:
+    as_of: str
+    sources: dict[str, str]
+    lambda_: LambdaLimits
+    api_gateway: ApiGatewayLimits
+    alb: AlbLimits
+
+
+def load_limits(path: Path = LIMITS_PATH) -> AwsLimits:
+    data = json.loads(path.read_text())
+    return AwsLimits(as_of=data["as_of"], sources=dict(data["sources"]), lambda_=LambdaLimits(**data["lambda"]),
+                     api_gateway=ApiGatewayLimits(**data["api_gateway"]), alb=AlbLimits(**data["alb"]))
+
+
+LIMITS = load_limits()
+LAMBDA = LIMITS.lambda_
+
+
+def lambda_memory_problem(memory_mb: float) -> str | None:
+    """Why Lambda would refuse this memory size, or None."""
+    if not LAMBDA.memory_mb_min <= memory_mb <= LAMBDA.memory_mb_max:
+        return f"Lambda takes {LAMBDA.memory_mb_min} to {LAMBDA.memory_mb_max} MB, got {memory_mb}"
+    return None
+
+
+def lambda_timeout_problem(timeout_s: float) -> str | None:
+    """Why Lambda would refuse this function timeout, or None."""
+    if not LAMBDA.timeout_s_min <= timeout_s <= LAMBDA.timeout_s_max:
+        return f"Lambda takes {LAMBDA.timeout_s_min} to {LAMBDA.timeout_s_max} s, got {timeout_s}"
+    return None
