@@ -6,6 +6,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from prediction_core.recipes import get_recipe, resolve_params
+from prediction_core.training import TrainResult
+
 POSITIVE = ["great", "loved", "excellent", "wonderful", "fast", "friendly", "tasty", "perfect", "happy", "superb"]
 NEGATIVE = ["awful", "hated", "terrible", "slow", "rude", "bland", "broken", "horrible", "sad", "disappointing"]
 NEUTRAL = ["the", "food", "service", "movie", "phone", "was", "really", "quite", "and", "staff", "it", "very"]
@@ -35,3 +38,12 @@ def explode_on_13(x: Any) -> Any:
     if (arr[:, 0] == EXPLODING_VALUE).any():
         raise RuntimeError("boom: a bug inside the model pipeline")
     return arr
+
+
+def heldout_instances(result: TrainResult, corpus_file: Path) -> list[dict[str, Any]]:
+    """Rebuild the recipe's held-out split (same seed) in the JSON form the doors receive."""
+    recipe = get_recipe(result.manifest["recipe"]["name"])
+    params = dict(result.manifest["recipe"]["params"])
+    if "data" in params:
+        params["data"] = str(corpus_file)
+    return recipe.dataset(resolve_params(recipe, params), result.manifest["seed"]).test_instances()

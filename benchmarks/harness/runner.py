@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,11 @@ def run_bench(targets: Sequence[Target], scenarios: Sequence[str], out: Path, *,
                                     total=progress.tasks[task].total or len(ctx.records))
             finally:
                 target.stop()
-    return writer.write_summary(environment)
+    started = time.perf_counter()
+    summary = writer.write_summary(environment)
+    console.print(f"summary.json: {sum(g['requests'] for g in summary['groups']):,} requests in "
+                  f"{len(summary['groups'])} groups, summarised in {time.perf_counter() - started:.2f} s")
+    return summary
 
 
 def _advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +23,10 @@ def report(
 
     if not (results / "summary.json").is_file():
         raise fail(f"{results} has no summary.json; run `twinserve bench --out {results}` first")
+    started = time.perf_counter()
     with console.status("writing the report…"):
         data = build(results, peak_rps=peak_rps, slo_ms=slo_ms, region=region)
-    console.print(f"report: {results / 'report.html'} (also report.md, cost.csv, cost.json)")
+    console.print(f"report: {results / 'report.html'} (also report.md, cost.csv, cost.json), "
+                  f"written in {time.perf_counter() - started:.1f} s")
     for line in data["verdict"]:
         console.print(f"  • {line}", highlight=False, soft_wrap=True)

@@ -107,7 +107,7 @@ def test_serve_runs_the_container_entrypoint(logreg_bundle: TrainResult) -> None
     import time
     import urllib.request
 
-    from tests.doors import free_port
+    from tests.live_doors import free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "twinserve", "serve", "--bundle", str(logreg_bundle.bundle_dir),

@@ -13,7 +13,7 @@ import pytest
 
 from prediction_core import MAX_INSTANCES
 from prediction_core.training import TrainResult
-from tests.doors import LiveService, Request
+from tests.live_doors import LiveService, Request
 
 SCHEMATHESIS_EXAMPLES = 40
 

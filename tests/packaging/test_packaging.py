@@ -15,7 +15,7 @@ from tests.events import make_event
 from twinserve.packaging import PackageReport, build_container_context, build_lambda, local_package_is_fresh
 from twinserve.packaging.build import LAMBDA_UNZIPPED_LIMIT_BYTES, MB, size_advice, write_zip
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_HANDLER = r"""
 import json, sys
 sys.path.insert(0, ".")

@@ -16,13 +16,13 @@ import pytest
 
 import prediction_core
 from prediction_core.training import TrainResult
-from tests.doors import free_port
+from tests.live_doors import free_port
 from twinserve.commands.emulate import resolve_package
 from twinserve.emulator.config import FunctionConfig
 from twinserve.emulator.runner import EmulatorThread
 from twinserve.packaging import build_lambda
 
-FIXTURES = Path(__file__).parent / "lambda_fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "lambda_fixtures"
 
 
 @pytest.fixture(scope="module")

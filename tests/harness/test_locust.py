@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from prediction_core.training import TrainResult
-from tests.doors import LiveService, free_port
+from tests.live_doors import LiveService, free_port
 
-LOCUSTFILE = Path(__file__).resolve().parents[1] / "benchmarks" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "benchmarks" / "locustfile.py"
 
 
 def test_master_and_worker_drive_the_container_service(logreg_bundle: TrainResult, tmp_path: Path) -> None:

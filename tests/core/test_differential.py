@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import prediction_core
-from prediction_core.recipes import get_recipe, resolve_params
 from prediction_core.training import TrainResult
-
-
-def heldout_instances(result: TrainResult, corpus_file: Path) -> list[dict[str, Any]]:
-    """Rebuild the recipe's held-out split (same seed) in the JSON form the doors receive."""
-    recipe = get_recipe(result.manifest["recipe"]["name"])
-    params = dict(result.manifest["recipe"]["params"])
-    if "data" in params:
-        params["data"] = str(corpus_file)
-    return recipe.dataset(resolve_params(recipe, params), result.manifest["seed"]).test_instances()
+from tests.helpers import heldout_instances
 
 
 @pytest.mark.parametrize("recipe", ["breast-cancer-logreg", "breast-cancer-forest", "text-sentiment"])

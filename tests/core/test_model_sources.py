@@ -13,7 +13,7 @@ from moto import mock_aws
 from prediction_core import BundleError, BundleIntegrityError
 from prediction_core.sources import fetch_s3_bundle, load_configured, split_s3_uri
 from prediction_core.training import TrainResult
-from tests.doors import EventDoor, Request, import_fresh, lambda_env
+from tests.live_doors import EventDoor, Request, import_fresh, lambda_env
 
 BUCKET = "twinserve-models"
 

@@ -14,7 +14,7 @@ from benchmarks.harness.targets import LocalContainerTarget, LocalLambdaTarget
 from prediction_core.training import TrainResult
 from twinserve.packaging import copy_package_with_model, ensure_local_package
 
-FIXTURES = Path(__file__).parent / "lambda_fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "lambda_fixtures"
 RAW_FIELDS = {"target", "scenario", "source", "step", "intended_at", "sent_at", "latency_ms", "status", "cold",
               "env_id", "request_id", "server", "error"}
 GROUP_FIELDS = {"target", "scenario", "step", "source", "requests", "ok", "errors", "throttled", "cold_starts",

@@ -19,7 +19,7 @@ from benchmarks.reportlog import Report, format_report, parse_report
 from twinserve.emulator.config import FunctionConfig
 from twinserve.emulator.runner import EmulatorThread
 
-FIXTURES = Path(__file__).parent / "lambda_fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "lambda_fixtures"
 
 
 @contextmanager

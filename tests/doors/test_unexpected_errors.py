@@ -15,8 +15,8 @@ import pytest
 from container_service.main import build_asgi
 from container_service.settings import Settings
 from prediction_core.training import TrainResult, import_pipeline
-from tests.doors import EventDoor, Request, import_fresh, lambda_env
 from tests.helpers import EXPLODING_VALUE, explode_on_13
+from tests.live_doors import EventDoor, Request, import_fresh, lambda_env
 
 
 @pytest.fixture(scope="module")

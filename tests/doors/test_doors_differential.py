@@ -12,9 +12,9 @@ import pytest
 
 from prediction_core import MAX_INSTANCES
 from prediction_core.training import TrainResult
-from tests.doors import JSON, EventDoor, LiveService, Reply, Request, import_fresh, lambda_env
 from tests.events import FakeContext, make_event, response_parts
-from tests.test_differential import heldout_instances
+from tests.helpers import heldout_instances
+from tests.live_doors import JSON, EventDoor, LiveService, Reply, Request, import_fresh, lambda_env
 
 EVENT_KINDS = ("http-api-v2", "rest-api-v1", "alb")
 SEVEN_MB = 7 * 1024 * 1024

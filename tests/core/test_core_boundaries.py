@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prediction_core.training import TrainResult
 
-CORE = Path(__file__).resolve().parents[1] / "prediction_core"
+CORE = Path(__file__).resolve().parents[2] / "prediction_core"
 FORBIDDEN = {"boto3", "botocore", "fastapi", "starlette", "mangum", "aws_lambda_powertools", "aws_cdk",
              "uvicorn", "gunicorn", "awslambdaric"}
 
