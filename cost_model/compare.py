@@ -64,7 +64,7 @@ def fargate_tasks(inputs: Inputs, rates_per_s: NDArray[np.float64]) -> NDArray[n
     needed = np.maximum(np.ceil(rates_per_s / (inputs.per_task_rps * inputs.target_utilization)), inputs.min_tasks)
     window = 15
     padded = np.concatenate([np.full(window - 1, needed[0]), needed])
-    return np.max(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    return np.asarray(np.max(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1), dtype=np.float64)
 
 
 def fargate_option_usd(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64]) -> dict[str, float]:
@@ -147,7 +147,7 @@ def fargate_constant_rate_usd(prices: PriceBook, inputs: Inputs, rates_per_s: ND
     lcus = alb_lcus(new_connections_per_s=rates * inputs.new_connections_per_request, connection_duration_s=60,
                     requests_per_s=rates, processed_gb_per_hour=gb_per_hour, rules=1)
     alb = HOURS_PER_MONTH * (prices.usd("alb.hours") + lcus * prices.usd("alb.lcu_hours"))
-    return compute + alb + nat_monthly_usd(prices, inputs, gb_per_hour * HOURS_PER_MONTH)
+    return np.asarray(compute + alb + nat_monthly_usd(prices, inputs, gb_per_hour * HOURS_PER_MONTH), dtype=np.float64)
 
 
 def sweep_constant_rates(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64]) -> dict[str, Any]:

@@ -72,9 +72,10 @@ def alb_lcus(*, new_connections_per_s: ArrayLike, connection_duration_s: float, 
     active = new * connection_duration_s  # concurrent connections (Little's law)
     per_gb = LCU_PROCESSED_GB_PER_H_LAMBDA_TARGETS if lambda_targets else LCU_PROCESSED_GB_PER_H
     evaluations = np.asarray(requests_per_s, dtype=np.float64) * max(rules - ALB_FREE_RULES, 0)
-    return np.maximum.reduce([new / LCU_NEW_CONNECTIONS_PER_S, active / LCU_ACTIVE_CONNECTIONS,
+    lcus = np.maximum.reduce([new / LCU_NEW_CONNECTIONS_PER_S, active / LCU_ACTIVE_CONNECTIONS,
                               np.asarray(processed_gb_per_hour, dtype=np.float64) / per_gb,
                               evaluations / LCU_RULE_EVALUATIONS_PER_S])
+    return np.asarray(lcus, dtype=np.float64)
 
 
 def alb_bill(prices: PriceBook, *, hours: float, new_connections_per_s: float, connection_duration_s: float,

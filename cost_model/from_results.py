@@ -10,7 +10,8 @@ from cost_model.compare import Inputs
 
 
 def _group(summary: dict[str, Any], target_prefix: str, scenario: str) -> dict[str, Any] | None:
-    for group in summary["groups"]:
+    groups: list[dict[str, Any]] = summary["groups"]
+    for group in groups:
         if group["target"].startswith(target_prefix) and group["scenario"] == scenario:
             return group
     return None

@@ -22,11 +22,13 @@ def billed_duration_ms(duration_ms: ArrayLike, init_ms: ArrayLike = 0.0, cold_fr
                        ) -> NDArray[np.float64]:
     """Mean billed milliseconds per request: 1 ms granularity, plus INIT on the cold fraction
     (billed for every function since 2025-08-01)."""
-    return np.ceil(np.asarray(duration_ms, dtype=np.float64)) + np.asarray(cold_fraction) * np.asarray(init_ms)
+    billed = np.ceil(np.asarray(duration_ms, dtype=np.float64)) + np.asarray(cold_fraction) * np.asarray(init_ms)
+    return np.asarray(billed, dtype=np.float64)
 
 
 def gb_seconds(requests: ArrayLike, billed_ms: ArrayLike, memory_mb: float) -> NDArray[np.float64]:
-    return np.asarray(requests, dtype=np.float64) * np.asarray(billed_ms) / 1000.0 * memory_mb / MB_PER_GB
+    return np.asarray(np.asarray(requests, dtype=np.float64) * np.asarray(billed_ms) / 1000.0 * memory_mb / MB_PER_GB,
+                      dtype=np.float64)
 
 
 def lambda_monthly_usd(prices: PriceBook, *, requests: ArrayLike, duration_ms: ArrayLike, memory_mb: float,
