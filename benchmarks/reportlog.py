@@ -23,7 +23,10 @@ class Report:
     memory_size_mb: int
     max_memory_used_mb: int
     init_duration_ms: float | None = None
-    restore_duration_ms: float | None = None
+    restore_duration_ms: float | None = None  # SnapStart: restoring the snapshot instead of INIT
+    billed_restore_duration_ms: int | None = None
+    status: str | None = None  # AWS writes "timeout" or "error" here when the invocation failed
+    error_type: str | None = None  # with Status: error, e.g. Runtime.OutOfMemory
 
     @property
     def cold(self) -> bool:
@@ -40,6 +43,14 @@ def format_report(report: Report) -> str:
              f"Max Memory Used: {report.max_memory_used_mb} MB"]
     if report.init_duration_ms is not None:
         parts.append(f"Init Duration: {report.init_duration_ms:.2f} ms")
+    if report.restore_duration_ms is not None:
+        parts.append(f"Restore Duration: {report.restore_duration_ms:.2f} ms")
+    if report.billed_restore_duration_ms is not None:
+        parts.append(f"Billed Restore Duration: {report.billed_restore_duration_ms} ms")
+    if report.status is not None:
+        parts.append(f"Status: {report.status}")
+    if report.error_type is not None:
+        parts.append(f"Error Type: {report.error_type}")
     return "\t".join(parts) + "\t"
 
 
@@ -63,7 +74,10 @@ _PATTERNS = {
     "max_memory_used_mb": re.compile(_FIELD.format(name="Max Memory Used", unit="MB")),
     "init_duration_ms": re.compile(_FIELD.format(name="Init Duration", unit="ms")),
     "restore_duration_ms": re.compile(_FIELD.format(name="(?<!Billed )Restore Duration", unit="ms")),
+    "billed_restore_duration_ms": re.compile(_FIELD.format(name="Billed Restore Duration", unit="ms")),
 }
+_STATUS = re.compile(r"Status:\s+(\w+)")
+_ERROR_TYPE = re.compile(r"Error Type:\s+([\w.]+)")
 _REQUEST_ID = re.compile(r"REPORT RequestId:\s+([0-9A-Za-z-]+)")
 
 
@@ -83,4 +97,14 @@ def parse_report(line: str) -> Report | None:
     return Report(request_id=match.group(1), duration_ms=found["duration_ms"],
                   billed_duration_ms=int(found["billed_duration_ms"]), memory_size_mb=int(found["memory_size_mb"]),
                   max_memory_used_mb=int(found["max_memory_used_mb"]),
-                  init_duration_ms=found.get("init_duration_ms"), restore_duration_ms=found.get("restore_duration_ms"))
+                  init_duration_ms=found.get("init_duration_ms"), restore_duration_ms=found.get("restore_duration_ms"),
+                  billed_restore_duration_ms=_int_or_none(found.get("billed_restore_duration_ms")),
+                  status=_group_or_none(_STATUS.search(line)), error_type=_group_or_none(_ERROR_TYPE.search(line)))
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _group_or_none(match: re.Match[str] | None) -> str | None:
+    return match.group(1) if match else None

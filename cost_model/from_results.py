@@ -29,25 +29,34 @@ def inputs_from_results(results: Path) -> Inputs:
     prov: dict[str, str] = {}
     where = f"measured-local, {results}"
 
-    def take(field: str, value: float | None, how: str) -> None:
-        if value is not None:
+    def take(field: str, group: dict[str, Any] | None, keys: tuple[str, ...], stat: str, how: str) -> None:
+        """The first of `keys` the group has, labelled with the group's own source (local or AWS)."""
+        value = next((v for v in (_stat(group, key, stat) for key in keys) if v is not None), None)
+        if value is not None and group is not None:
             setattr(inputs, field, value)
-            prov[field] = f"{how} ({where})"
+            prov[field] = f"{how} ({group['source']}, {results})"
         else:
             prov[field] = "default (not in the results)"
 
     warm_lambda = _group(summary, "local-lambda", "warm") or _group(summary, "aws-lambda", "warm")
     cold_lambda = _group(summary, "local-lambda", "cold-start") or _group(summary, "aws-lambda", "cold-start")
     warm_container = _group(summary, "local-container", "warm") or _group(summary, "aws-container", "warm")
-    take("lambda_duration_ms", _stat(warm_lambda, "server_report_duration_ms", "p50"), "warm REPORT Duration p50")
-    take("lambda_init_ms", _stat(cold_lambda, "server_init_ms", "p50"), "cold-start Init Duration p50")
-    take("lambda_warm_p99_ms", _stat(warm_lambda, "latency_ms", "p99"), "warm latency p99")
-    take("lambda_cold_p50_ms", _stat(cold_lambda, "latency_ms", "p50"), "cold-start latency p50")
-    take("container_warm_p99_ms", _stat(warm_container, "latency_ms", "p99"), "warm latency p99")
+    take("lambda_duration_ms", warm_lambda, ("server_report_duration_ms",), "p50", "warm REPORT Duration p50")
+    # Locally the emulator times INIT itself; on AWS it is the REPORT line's Init Duration, or
+    # SnapStart's Restore Duration.
+    take("lambda_init_ms", cold_lambda, ("server_init_ms", "server_report_init_ms", "server_report_restore_ms"),
+         "p50", "cold-start Init (or Restore) Duration p50")
+    take("lambda_warm_p99_ms", warm_lambda, ("latency_ms",), "p99", "warm latency p99")
+    # Only the requests that really were cold: a cold-start group can hold warm ones when a forced
+    # cold start did not take.
+    take("lambda_cold_p50_ms", cold_lambda, ("latency_cold_ms", "latency_ms"), "p50", "cold-start latency p50")
+    take("container_warm_p99_ms", warm_container, ("latency_ms",), "p99", "warm latency p99")
     memory = _stat(cold_lambda, "server_max_memory_used_mb", "max")
-    lam_target = next((v for k, v in summary.get("targets", {}).items() if k.startswith("local-lambda")), None)
-    if lam_target and lam_target.get("emulator", {}).get("memory_mb"):
-        inputs.lambda_memory_mb = int(lam_target["emulator"]["memory_mb"])
+    lam_target = next((v for k, v in summary.get("targets", {}).items()
+                       if k.startswith("local-lambda") or k.startswith("aws-lambda")), None)
+    configured = (lam_target or {}).get("emulator", {}).get("memory_mb") or (lam_target or {}).get("memory_mb")
+    if configured:
+        inputs.lambda_memory_mb = int(configured)
         prov["lambda_memory_mb"] = f"configured memory of the measured function ({where}); max used {memory} MB"
     for key, findings in summary.get("findings", {}).items():
         is_service_saturation = key.startswith("local-container") and key.endswith("/saturation")

@@ -47,6 +47,7 @@ class Context:
     records: list[Record] = field(default_factory=list)
     progress: Callable[[int], None] = lambda n: None
     extra: dict[str, Any] = field(default_factory=dict)
+    unjoined: int = 0  # records whose REPORT line never arrived
     _loop: asyncio.AbstractEventLoop = field(default_factory=new_event_loop)
     _client: Client | None = None
 
@@ -76,14 +77,24 @@ class Context:
     def send(self, body: bytes | None = None, step: Any = None, cold: bool | None = None) -> Record:
         return self.record(self.run(self.client.send(self.request(body))), step, cold)
 
-    def join_reports(self, records: list[Record] | None = None) -> None:
-        """Attach REPORT-line figures to records by request id (waits for late CloudWatch lines)."""
+    def join_reports(self, records: list[Record] | None = None) -> int:
+        """Attach REPORT-line figures to records by request id (waits for late CloudWatch lines, read
+        from 5 s before the first of these requests went out). Returns how many could not be joined,
+        also counted in `unjoined` for the scenario's findings."""
         records = self.records if records is None else records
         wanted = {r.request_id for r in records if r.request_id and r.status != 429}
-        reports = self.target.reports(wanted=wanted)
+        if not wanted:
+            return 0
+        since_s = min(r.sent_at for r in records) - 5.0
+        reports = self.target.reports(wanted=wanted, since_s=since_s)
+        missing = 0
         for rec in records:
             if rec.request_id in reports:
                 rec.join_report(reports[rec.request_id])
+            elif rec.request_id in wanted:
+                missing += 1
+        self.unjoined += missing
+        return missing
 
     # Capabilities: the scenario registry runs a scenario only on targets that have what it needs.
     def force_cold(self) -> None:

@@ -62,8 +62,13 @@ class Record:
         """Add Init Duration, Duration, Billed Duration and Max Memory Used from the REPORT line."""
         self.server.update(report_duration_ms=report.duration_ms, billed_duration_ms=report.billed_duration_ms,
                            max_memory_used_mb=report.max_memory_used_mb, memory_size_mb=report.memory_size_mb)
-        if report.init_duration_ms is not None:
-            self.server["report_init_ms"] = report.init_duration_ms
+        for key, value in (("report_init_ms", report.init_duration_ms),
+                           ("report_restore_ms", report.restore_duration_ms),
+                           ("billed_restore_ms", report.billed_restore_duration_ms),
+                           ("report_status", report.status), ("report_error_type", report.error_type)):
+            if value is not None:
+                self.server[key] = value
+        if report.cold:  # Init Duration (on demand) or Restore Duration (SnapStart): a new environment
             self.cold = True
         elif self.cold is None:
             self.cold = False
@@ -110,6 +115,7 @@ class RunWriter:
         """Repeat a scenario: drop its records, its finished mark and its summary."""
         self.state["completed"].pop(f"{target}/{scenario}", None)
         self.state["summarised"] = [k for k in self.state.get("summarised", []) if k != f"{target}/{scenario}"]
+        self.state["failed"] = [k for k in self.state.get("failed", []) if k != f"{target}/{scenario}"]
         if self.raw_path.is_file():
             kept = []
             for line in self.raw_path.read_text().splitlines():
@@ -117,6 +123,16 @@ class RunWriter:
                 if (record["target"], record["scenario"]) != (target, scenario):
                     kept.append(line + "\n")
             self.raw_path.write_text("".join(kept))
+        self._save()
+
+    def failed(self, target: str) -> list[str]:
+        """Scenarios of this target whose every request failed last time (run again, from scratch)."""
+        return [key.split("/", 1)[1] for key in self.state.get("failed", []) if key.split("/", 1)[0] == target]
+
+    def fail(self, target: str, scenario: str) -> None:
+        self.state.setdefault("failed", [])
+        if f"{target}/{scenario}" not in self.state["failed"]:
+            self.state["failed"].append(f"{target}/{scenario}")
         self._save()
 
     def write(self, records: list[Record]) -> None:
@@ -191,12 +207,15 @@ def summarize_groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                                               r["status"] == 0),
             "throttled": sum(1 for r in group if r["status"] == 429),
             "cold_starts": sum(1 for r in group if r["cold"]),
+            # Answered, but neither the front door nor a REPORT line said whether it was cold.
+            "cold_unknown": sum(1 for r in ok if r["cold"] is None),
             "throughput_per_s": len(ok) / span_s if span_s else None,
             "latency_ms": summarize([r["latency_ms"] for r in ok]),
             "latency_cold_ms": summarize([r["latency_ms"] for r in ok if r["cold"]]),
             "latency_warm_ms": summarize([r["latency_ms"] for r in ok if r["cold"] is False]),
         }
-        for key in ("init_ms", "duration_ms", "report_duration_ms", "billed_duration_ms", "max_memory_used_mb"):
+        for key in ("init_ms", "report_init_ms", "report_restore_ms", "billed_restore_ms", "duration_ms",
+                    "report_duration_ms", "billed_duration_ms", "max_memory_used_mb"):
             values = [r["server"][key] for r in group if key in r["server"]]
             if values:
                 row[f"server_{key}"] = summarize(values)

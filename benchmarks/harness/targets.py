@@ -42,7 +42,7 @@ class Target(Protocol):
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]: ...
+    def reports(self, wanted: set[str] | None = None, since_s: float | None = None) -> dict[str, Report]: ...
     def describe(self) -> dict[str, Any]: ...
 
 
@@ -61,6 +61,13 @@ class ModelSwappable(Protocol):
 
     def swap_model(self, bundle: Path) -> None: ...
     def restore_model(self) -> None: ...
+
+
+@runtime_checkable
+class ExampleSource(Protocol):
+    """Knows a valid request for the model it serves (a deployment: from its GET /model)."""
+
+    def example_instance(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -153,7 +160,7 @@ class LocalLambdaTarget:
         urllib.request.urlopen(urllib.request.Request(self.url("/_emulator/reset"), data=b"", method="POST"),
                                timeout=30).read()
 
-    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
+    def reports(self, wanted: set[str] | None = None, since_s: float | None = None) -> dict[str, Report]:
         """REPORT lines from the emulator's log, parsed as CloudWatch's would be (already complete
         when a response arrives, so `wanted` needs no waiting here)."""
         data = json.loads(urllib.request.urlopen(self.url(f"/_emulator/logs?after={self._log_cursor}"),
@@ -230,7 +237,7 @@ class LocalContainerTarget:
         self.stop()
         self.start()
 
-    def reports(self, wanted: set[str] | None = None) -> dict[str, Report]:
+    def reports(self, wanted: set[str] | None = None, since_s: float | None = None) -> dict[str, Report]:
         return {}  # a container writes no REPORT lines
 
     def swap_model(self, bundle: Path) -> None:

@@ -15,12 +15,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from benchmarks.harness.aws import (
-    FORCE_COLD_VARIABLE,
-    AwsContainerTarget,
-    AwsLambdaTarget,
-    stack_outputs,
-)
+from benchmarks.harness.aws import FORCE_COLD_VARIABLE, AwsLambdaTarget, AwsSetupError, stack_outputs
+from benchmarks.harness.aws_fargate import AwsContainerTarget, FargateTarget
 from benchmarks.harness.loadgen import Reply
 from benchmarks.harness.records import Record
 from benchmarks.harness.scenarios import applicable
@@ -32,6 +28,7 @@ TEMPLATE = {
     "Outputs": {
         "ApiUrl": {"Value": "https://abc123.execute-api.us-east-1.amazonaws.com/"},
         "FunctionName": {"Value": "twinserve-predict"},
+        "AliasName": {"Value": "live"},
         "LogGroupName": {"Value": "/aws/lambda/twinserve-predict"},
         "ServiceUrl": {"Value": "http://twinserve-alb-123.us-east-1.elb.amazonaws.com"},
     },
@@ -55,6 +52,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         lam.create_function(FunctionName="twinserve-predict", Runtime="python3.12", Role=role,
                             Handler="handler.handler", Code={"ZipFile": code.getvalue()}, MemorySize=1024,
                             Timeout=10, Environment={"Variables": {"MODEL_RUNTIME": "onnx"}})
+        deployed = lam.publish_version(FunctionName="twinserve-predict")["Version"]
+        lam.create_alias(FunctionName="twinserve-predict", Name="live", FunctionVersion=deployed)
         logs = boto3.client("logs", region_name=REGION)
         logs.create_log_group(logGroupName="/aws/lambda/twinserve-predict")
         logs.create_log_stream(logGroupName="/aws/lambda/twinserve-predict", logStreamName="s1")
@@ -78,36 +77,59 @@ def test_endpoints_come_from_stack_outputs(aws: dict[str, Any]) -> None:
     assert applicable("cold-start", target) and not applicable("model-size", target)
 
 
-def test_forced_cold_start_changes_the_configuration_and_keeps_the_rest(aws: dict[str, Any]) -> None:
-    target = AwsLambdaTarget("https://x/", "twinserve-predict", "/aws/lambda/twinserve-predict", aws["lambda"],
-                             aws["logs"])
+def test_forced_cold_start_moves_the_alias_to_a_new_version_and_stop_restores_it(aws: dict[str, Any]) -> None:
+    lam = aws["lambda"]
+    target = AwsLambdaTarget.from_stack("TwinserveFunction", cloudformation=aws["cfn"], lambda_client=lam,
+                                        logs_client=aws["logs"])
+    target.start()
+    deployed = target.deployed_version
     target.force_cold()
-    first = aws["lambda"].get_function_configuration(FunctionName="twinserve-predict")["Environment"]["Variables"]
+    first = lam.get_alias(FunctionName="twinserve-predict", Name="live")["FunctionVersion"]
     target.force_cold()
-    second = aws["lambda"].get_function_configuration(FunctionName="twinserve-predict")["Environment"]["Variables"]
-    assert first["MODEL_RUNTIME"] == second["MODEL_RUNTIME"] == "onnx"
-    assert first[FORCE_COLD_VARIABLE] != second[FORCE_COLD_VARIABLE]
+    second = lam.get_alias(FunctionName="twinserve-predict", Name="live")["FunctionVersion"]
+    assert len({deployed, first, second}) == 3  # each forced cold start: a version no environment has run
+    variables = lam.get_function_configuration(FunctionName="twinserve-predict",
+                                               Qualifier=second)["Environment"]["Variables"]
+    assert variables["MODEL_RUNTIME"] == "onnx" and FORCE_COLD_VARIABLE in variables
+    target.stop()
+    assert lam.get_alias(FunctionName="twinserve-predict", Name="live")["FunctionVersion"] == deployed
+    latest = lam.get_function_configuration(FunctionName="twinserve-predict")["Environment"]["Variables"]
+    assert latest == {"MODEL_RUNTIME": "onnx"}
+    versions = {v["Version"] for v in lam.list_versions_by_function(FunctionName="twinserve-predict")["Versions"]}
+    assert versions == {"$LATEST", deployed}  # what the run published is gone
 
 
-def test_forced_cold_start_waits_for_last_update_status() -> None:
+def test_a_stack_without_the_alias_output_is_refused(aws: dict[str, Any]) -> None:
+    template = {**TEMPLATE, "Outputs": {k: v for k, v in TEMPLATE["Outputs"].items() if k != "AliasName"}}
+    aws["cfn"].create_stack(StackName="Old", TemplateBody=json.dumps(template))
+    with pytest.raises(AwsSetupError, match="AliasName"):
+        AwsLambdaTarget.from_stack("Old", cloudformation=aws["cfn"], lambda_client=aws["lambda"],
+                                   logs_client=aws["logs"])
+
+
+def test_forced_cold_start_waits_for_the_update_and_the_new_version() -> None:
     client = boto3.client("lambda", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     base = {"FunctionName": "fn", "Environment": {"Variables": {"A": "1"}}}
+    latest = {"FunctionName": "fn"}
     with Stubber(client) as stub:
-        stub.add_response("get_function_configuration", base, {"FunctionName": "fn"})
+        stub.add_response("get_function_configuration", base, latest)
         stub.add_response("update_function_configuration", {"FunctionName": "fn", "LastUpdateStatus": "InProgress"})
-        stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "InProgress"},
-                          {"FunctionName": "fn"})
-        stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "InProgress"},
-                          {"FunctionName": "fn"})
-        stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "Successful"},
-                          {"FunctionName": "fn"})
+        stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "InProgress"}, latest)
+        stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "Successful"}, latest)
+        stub.add_response("publish_version", {"Version": "7"}, {"FunctionName": "fn"})
+        version7 = {"FunctionName": "fn", "Qualifier": "7"}
+        stub.add_response("get_function_configuration", {**base, "State": "Pending"}, version7)
+        stub.add_response("get_function_configuration", {**base, "State": "Active"}, version7)
+        stub.add_response("update_alias", {"FunctionVersion": "7"},
+                          {"FunctionName": "fn", "Name": "live", "FunctionVersion": "7"})
         target = AwsLambdaTarget("https://x/", "fn", "/aws/lambda/fn", client, None, sleep=lambda s: None)
         target.force_cold()
         stub.assert_no_pending_responses()
+    assert target.published == ["7"]
     with Stubber(client) as stub:
         stub.add_response("get_function_configuration", {**base, "LastUpdateStatus": "Failed",
-                                                         "LastUpdateStatusReason": "bad zip"}, {"FunctionName": "fn"})
-        with pytest.raises(RuntimeError, match="bad zip"):
+                                                         "LastUpdateStatusReason": "bad zip"}, latest)
+        with pytest.raises(AwsSetupError, match="bad zip"):
             AwsLambdaTarget("https://x/", "fn", "/aws/lambda/fn", client, None).wait_updated(poll_s=0.0)
 
 
@@ -122,8 +144,7 @@ def test_report_lines_from_cloudwatch_are_joined_by_request_id(aws: dict[str, An
     ])
     target = AwsLambdaTarget("https://x/", "twinserve-predict", "/aws/lambda/twinserve-predict", aws["lambda"],
                              aws["logs"], report_wait_s=0)
-    target.started_ms = now - 1000
-    found = target.reports()
+    found = target.reports(since_s=now / 1000 - 1)
     assert found == {r.request_id: r for r in reports}
     record = Record.from_reply(Reply(200, {"x-request-id": reports[0].request_id}, b"{}", 0.0, 0.0, 0.05),
                                target="aws-lambda", scenario="cold-start", source="measured-aws")
@@ -145,3 +166,83 @@ def test_late_report_lines_are_waited_for_across_pages() -> None:
         found = target.reports(wanted={late.request_id})
         assert found == {late.request_id: late}
         stub.assert_no_pending_responses()
+
+
+def test_log_reads_start_at_the_window_and_back_off_when_throttled() -> None:
+    client = boto3.client("logs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    report = Report("33333333-aaaa-4000-8000-000000000003", 4.0, 4, 512, 60)
+    waits: list[float] = []
+    window = {"logGroupName": "/aws/lambda/fn", "startTime": 1_700_000_000_000, "filterPattern": '"REPORT RequestId"'}
+    with Stubber(client) as stub:
+        stub.add_client_error("filter_log_events", "ThrottlingException", "Rate exceeded", expected_params=window)
+        stub.add_client_error("filter_log_events", "ThrottlingException", "Rate exceeded", expected_params=window)
+        stub.add_response("filter_log_events", {"events": [{"message": format_report(report), "timestamp": 1}]},
+                          window)
+        target = AwsLambdaTarget("https://x/", "fn", "/aws/lambda/fn", None, client, sleep=waits.append)
+        assert target.reports(wanted={report.request_id}, since_s=1_700_000_000.0) == {report.request_id: report}
+        stub.assert_no_pending_responses()
+    assert waits == [0.5, 1.0]  # exponential back-off, then the page
+    with Stubber(client) as stub:
+        stub.add_client_error("filter_log_events", "AccessDeniedException", "no")
+        with pytest.raises(Exception, match="AccessDenied"):
+            AwsLambdaTarget("https://x/", "fn", "/aws/lambda/fn", None, client).reports(since_s=0.0)
+
+
+def test_fargate_cold_start_is_a_timed_scale_out_and_stop_restores_the_count() -> None:
+    from datetime import UTC, datetime
+
+    ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    elbv2 = boto3.client("elbv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    t0 = 1_700_000_000.0
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(t0 + seconds, tz=UTC)
+
+    service = {"cluster": "c", "services": ["s"]}
+    new_task = {"taskArn": "arn:task/new", "lastStatus": "RUNNING", "createdAt": at(2), "pullStartedAt": at(3),
+                "pullStoppedAt": at(13), "startedAt": at(15),
+                "attachments": [{"details": [{"name": "privateIPv4Address", "value": "10.0.1.9"}]}]}
+    target_group = {"TargetGroupArn": "arn:tg"}
+    clock = iter([t0, t0 + 21.5])
+    target = FargateTarget("http://alb", ecs=ecs, elbv2=elbv2, cluster="c", service="s", target_group_arn="arn:tg",
+                           sleep=lambda s: None, clock=lambda: next(clock))
+    with Stubber(ecs) as ecs_stub, Stubber(elbv2) as elb_stub:
+        ecs_stub.add_response("describe_services", {"services": [{"desiredCount": 2}]}, service)
+        ecs_stub.add_response("list_tasks", {"taskArns": ["arn:task/a", "arn:task/b"]},
+                              {"cluster": "c", "serviceName": "s"})
+        ecs_stub.add_response("update_service", {}, {"cluster": "c", "service": "s", "desiredCount": 3})
+        ecs_stub.add_response("list_tasks", {"taskArns": ["arn:task/a", "arn:task/b"]},
+                              {"cluster": "c", "serviceName": "s"})
+        ecs_stub.add_response("list_tasks", {"taskArns": ["arn:task/a", "arn:task/b", "arn:task/new"]},
+                              {"cluster": "c", "serviceName": "s"})
+        ecs_stub.add_response("describe_tasks", {"tasks": [new_task]}, {"cluster": "c", "tasks": ["arn:task/new"]})
+        elb_stub.add_response("describe_target_health", {"TargetHealthDescriptions": [
+            {"Target": {"Id": "10.0.1.9"}, "TargetHealth": {"State": "initial"}}]}, target_group)
+        elb_stub.add_response("describe_target_health", {"TargetHealthDescriptions": [
+            {"Target": {"Id": "10.0.1.9"}, "TargetHealth": {"State": "healthy"}}]}, target_group)
+        target.force_cold()
+        ecs_stub.add_response("update_service", {}, {"cluster": "c", "service": "s", "desiredCount": 2})
+        target.stop()
+        ecs_stub.assert_no_pending_responses()
+        elb_stub.assert_no_pending_responses()
+    assert target.cold_path_s == [{"asked_to_created_ms": 2000.0, "created_to_pull_ms": 1000.0,
+                                   "image_pull_ms": 10000.0, "pulled_to_running_ms": 2000.0,
+                                   "running_to_healthy_ms": 6500.0, "process_to_healthy_ms": 6500.0,
+                                   "asked_to_healthy_ms": 21500.0}]
+    assert applicable("cold-start", target)
+
+
+def test_bad_aws_set_up_is_one_line_and_exit_2(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from twinserve.cli import app
+
+    runner = CliRunner()
+    missing = runner.invoke(app, ["bench", "--target", "aws", "--function-stack", "Nope", "--out", "/tmp/x"])
+    assert missing.exit_code == 2
+    assert "Stack with id Nope does not exist" in missing.output and "Traceback" not in missing.output
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    no_region = runner.invoke(app, ["bench", "--target", "aws", "--out", "/tmp/x"])
+    assert no_region.exit_code == 2 and "no AWS region" in no_region.output

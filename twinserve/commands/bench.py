@@ -68,17 +68,43 @@ def _local_container(s: TargetSettings) -> list[Target]:
 
 def _aws(s: TargetSettings) -> list[Target]:
     import boto3
+    import botocore.exceptions
 
-    from benchmarks.harness.aws import AwsContainerTarget, AwsLambdaTarget
+    from benchmarks.harness.aws import AwsLambdaTarget, AwsSetupError
+    from benchmarks.harness.aws_fargate import AwsContainerTarget
 
-    session = boto3.Session(region_name=s.region)
-    cfn = session.client("cloudformation")
-    targets: list[Target] = [AwsLambdaTarget.from_stack(s.function_stack, cloudformation=cfn,
-                                                        lambda_client=session.client("lambda"),
-                                                        logs_client=session.client("logs"))]
-    if s.service_stack:
-        targets.append(AwsContainerTarget.from_stack(s.service_stack, cloudformation=cfn))
+    try:
+        session = boto3.Session(region_name=s.region)
+        cfn = session.client("cloudformation")
+        targets: list[Target] = [AwsLambdaTarget.from_stack(s.function_stack, cloudformation=cfn,
+                                                            lambda_client=session.client("lambda"),
+                                                            logs_client=session.client("logs"))]
+        if s.service_stack:
+            targets.append(AwsContainerTarget.from_stack(s.service_stack, cloudformation=cfn,
+                                                         ecs_client=session.client("ecs"),
+                                                         elbv2_client=session.client("elbv2")))
+    except botocore.exceptions.NoRegionError:
+        raise fail("no AWS region: pass --region or set AWS_REGION (the region the stacks are deployed in)") from None
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+        raise fail("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+    except botocore.exceptions.ClientError as exc:
+        raise fail(f"AWS refused the set-up call: {aws_error_line(exc)}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise fail(f"AWS could not be reached: {exc}") from None
+    except AwsSetupError as exc:
+        raise fail(str(exc)) from None
     return targets
+
+
+def aws_error_line(exc: Exception) -> str:
+    """One line from a botocore ClientError: the operation, AWS's code and message."""
+    response = getattr(exc, "response", {}) or {}
+    error = response.get("Error", {})
+    operation = getattr(exc, "operation_name", "call")
+    message = str(error.get("Message", exc))
+    if "does not exist" in message and "Stack" in message:
+        message += " (deploy it with `npx cdk deploy`, or name it with --function-stack / --service-stack)"
+    return f"{operation}: {error.get('Code', 'Error')}: {message}"
 
 
 # Target name → builder: adding a target is adding an entry.
@@ -138,10 +164,23 @@ def bench(
     example = (prediction_core.load(bundle, "onnx" if runtime == "onnx" else "sklearn").schema.example_instance()
                if (bundle / "manifest.json").is_file() else {})
     manifest = read_manifest(bundle) if (bundle / "manifest.json").is_file() else {}
-    summary = run_bench(targets, names, out, options=options, example=example, repeat=repeat or (),
-                        console=console, environment={"model": {k: manifest.get(k) for k in
-                                                                ("name", "version", "recipe", "metrics", "files")},
-                                                      "options": vars(options)})
+    import botocore.exceptions
+
+    from benchmarks.harness.aws import AwsSetupError
+    from benchmarks.harness.runner import ScenarioFailed
+
+    try:
+        summary = run_bench(targets, names, out, options=options, example=example, repeat=repeat or (),
+                            console=console, environment={"model": {k: manifest.get(k) for k in
+                                                                    ("name", "version", "recipe", "metrics",
+                                                                     "files")},
+                                                          "options": vars(options)})
+    except ScenarioFailed as exc:
+        raise fail(f"{exc} — not marked done; the numbers are in {out}/raw.jsonl", code=1) from None
+    except botocore.exceptions.ClientError as exc:
+        raise fail(f"AWS refused a call during the run: {aws_error_line(exc)}", code=1) from None
+    except AwsSetupError as exc:
+        raise fail(str(exc), code=1) from None
     print_summary(summary)
     console.print(f"results: {out}/raw.jsonl, {out}/summary.json")
 

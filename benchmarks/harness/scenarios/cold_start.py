@@ -14,7 +14,7 @@ def anatomy(server: dict[str, Any], latency_ms: float) -> dict[str, float]:
     """Split one cold request: runtime and interpreter start, imports, model load, first predict,
     invoke, and what the client saw beyond INIT + invoke (front door, network)."""
     metrics = server.get("metrics", {})
-    init = server.get("init_ms") or server.get("report_init_ms")
+    init = server.get("init_ms") or server.get("report_init_ms") or server.get("report_restore_ms")
     if init is None:
         return {}
     invoke = server.get("duration_ms") or server.get("report_duration_ms") or 0.0
@@ -49,7 +49,10 @@ def run(ctx: Context) -> dict[str, Any]:
         split = anatomy(rec.server, rec.latency_ms)
         if split:
             parts.append(split)
-    findings: dict[str, Any] = {"cold_starts": len(ctx.records)}
+    # Counted from what happened (the front door's or the REPORT line's word), not from what was asked.
+    findings: dict[str, Any] = {"forced": ctx.options.cold_starts,
+                                "cold_starts": sum(1 for r in ctx.records if r.cold),
+                                "cold_unknown": sum(1 for r in ctx.records if r.cold is None)}
     if parts:
         findings["anatomy_p50_ms"] = {k: median([p[k] for p in parts]) for k in parts[0]}
     if cold_paths:

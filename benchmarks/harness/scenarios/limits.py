@@ -13,20 +13,26 @@ API_GATEWAY_MAX_BYTES = 10 * 1024 * 1024
 
 
 def classify(rec: Record, timeout_s: float | None) -> str | None:
-    """Which limit a failed response hit, or None when the batch went through."""
+    """Which limit a failed response hit, or None when the batch went through. The function's own
+    word comes first: the emulator's error header locally, the REPORT line's Status and Error Type
+    on AWS. Then the front door's status: HTTP API answers 503 on its 30 s integration timeout and
+    500 on a function error; a REST API 504 on its 29 s timeout and 502 on a function error; an ALB
+    502 on a function error and 504 when the target does not answer in time."""
     if rec.status == 200:
         return None
-    error = rec.server.get("function_error") or ""
+    error = rec.server.get("function_error") or rec.server.get("report_error_type") or ""
     if rec.status == 413:
         return "payload limit (6 MB)"
     if rec.status == 422:
         return "instance limit (10,000 per request)"
-    if error == "Sandbox.Timedout":
+    if error == "Sandbox.Timedout" or rec.server.get("report_status") == "timeout":
         return f"Lambda timeout ({timeout_s:g} s)" if timeout_s else "Lambda timeout"
     if error == "Runtime.OutOfMemory":
         return "Lambda memory"
     if rec.status in (503, 504):
-        return "API Gateway integration timeout (30 s)"
+        return "front door timeout (API Gateway 29-30 s, or the load balancer's)"
+    if rec.status in (500, 502):
+        return f"function error{' ' + error if error else ''} (HTTP {rec.status} from the front door)"
     if rec.status == 0:
         return f"client timeout ({rec.error})"
     return f"HTTP {rec.status} {error}".strip()
