@@ -1,0 +1,82 @@
+"""`twinserve bench --target aws` through the local AWS rehearsal (moto for the control plane and
+logs, the emulator as the execution, an API Gateway stand-in that invokes what the alias points at).
+With a forced cold start that only changed $LATEST, the alias would still point at the deployed
+version and every "cold" request would be warm: this test would fail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from prediction_core.training import TrainResult
+from tests.aws_rehearsal import Rehearsal, rehearsal_env
+from twinserve.cli import app
+from twinserve.packaging import DOOR_HANDLERS, ensure_local_package, read_package_report
+
+
+@pytest.fixture(scope="module")
+def rehearsed_run(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    package_root = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx",
+                                        root=tmp_path_factory.mktemp("lambda"))
+    code = Path(str((read_package_report(package_root) or {})["package_dir"]))
+    out = tmp_path_factory.mktemp("results") / "aws"
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in rehearsal_env().items():
+            mp.setenv(key, value)
+        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"]) as aws:
+            deployed = aws.alias_version()
+            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--scenario", "cold-start", "--scenario",
+                                              "warm", "--scenario", "burst", "--quick", "--out", str(out)])
+            yield {"result": result, "out": out, "aws": aws, "deployed": deployed,
+                   "alias_after": aws.alias_version(), "versions_after": aws.published_versions()}
+
+
+def _group(summary: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
+    return [g for g in summary["groups"] if g["scenario"] == scenario]
+
+
+def test_bench_runs_through_the_rehearsal(rehearsed_run: dict[str, Any]) -> None:
+    assert rehearsed_run["result"].exit_code == 0, rehearsed_run["result"].output
+
+
+def test_every_forced_cold_start_is_cold_with_init_from_cloudwatch(rehearsed_run: dict[str, Any]) -> None:
+    out = rehearsed_run["out"]
+    records = [json.loads(line) for line in (out / "raw.jsonl").read_text().splitlines()]
+    cold = [r for r in records if r["scenario"] == "cold-start"]
+    assert len(cold) == 3  # --quick forces three
+    assert all(r["cold"] is True and r["server"]["report_init_ms"] > 0 for r in cold)
+    state = json.loads((out / "state.json").read_text())
+    findings = state["completed"]["aws-lambda/cold-start"]["findings"]
+    assert (findings["forced"], findings["cold_starts"], findings["cold_unknown"]) == (3, 3, 0)
+    assert "unjoined_reports" not in findings
+
+
+def test_warm_requests_are_warm_and_the_summary_is_labelled_measured_aws(rehearsed_run: dict[str, Any]) -> None:
+    summary = json.loads((rehearsed_run["out"] / "summary.json").read_text())
+    warm = _group(summary, "warm")
+    assert sum(g["cold_starts"] for g in warm) == 0 and sum(g["cold_unknown"] for g in warm) == 0
+    assert sum(g["ok"] for g in warm) == 50
+    assert {g["source"] for g in summary["groups"]} == {"measured-aws"}
+    cold = _group(summary, "cold-start")
+    assert sum(g["server_report_init_ms"]["count"] for g in cold) == 3
+
+
+def test_a_burst_after_a_forced_cold_start_starts_environments(rehearsed_run: dict[str, Any]) -> None:
+    summary = json.loads((rehearsed_run["out"] / "summary.json").read_text())
+    burst = _group(summary, "burst")
+    assert sum(g["ok"] for g in burst) == 8
+    assert sum(g["cold_starts"] for g in burst) >= 1  # a new version: at least one new environment
+
+
+def test_the_run_puts_the_alias_back_and_deletes_what_it_published(rehearsed_run: dict[str, Any]) -> None:
+    assert rehearsed_run["alias_after"] == rehearsed_run["deployed"]
+    assert rehearsed_run["versions_after"] == {"$LATEST", rehearsed_run["deployed"]}
+    # Five versions answered through the API: the deployed one (GET /model, for the example request),
+    # one per forced cold start (three) and one for the burst.
+    assert len(set(rehearsed_run["aws"].invoked_versions)) == 5
