@@ -26,10 +26,11 @@ $(NODE_STAMP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
-# What `cdk deploy` would deploy: the Lambda package, the container context, then the templates.
+# What `cdk deploy` would deploy: the CDK app builds the Lambda package and the container context
+# itself (for the configured door, runtime and architecture); this trains the default model first
+# when there is none.
 synth: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/twinserve package lambda --bundle build/bundles/default --runtime onnx --door native
-	$(VENV)/bin/twinserve package container --bundle build/bundles/default --runtime onnx --out build/container
+	@test -f build/bundles/default/manifest.json || $(VENV)/bin/twinserve train breast-cancer-logreg --out build/bundles/default
 	npx cdk synth --quiet
 
 # Debian's chromium renders the HTML report in a test (headless, no browser download).

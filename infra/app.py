@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import DeploymentConfig
+from infra.config import ConfigError, DeploymentConfig
 from infra.function_stack import FunctionStack
 from infra.service_stack import ServiceStack
 
@@ -21,7 +23,11 @@ def build_app(app: cdk.App, config: DeploymentConfig) -> tuple[FunctionStack, Se
 
 def main() -> None:
     app = cdk.App()
-    build_app(app, DeploymentConfig.from_context(app.node.try_get_context))
+    try:
+        build_app(app, DeploymentConfig.from_context(app.node.try_get_context))
+    except ConfigError as exc:  # one line for `cdk synth` / `cdk deploy` to show, not a jsii traceback
+        sys.stderr.write(f"twinserve: {exc}\n")
+        raise SystemExit(2) from None
     app.synth()
 
 

@@ -47,17 +47,45 @@ class DeploymentConfig:
     min_tasks: int = 2
     max_tasks: int = 10
     cpu_target_percent: int = 60
+    # Request-count scaling target, in requests per target per MINUTE (the ALBRequestCountPerTarget
+    # metric's unit). Derived from a measured per-task capacity when one is given:
+    # per_task_capacity_rps × 60 × capacity_utilization.
     requests_per_target: int = 1000
+    per_task_capacity_rps: float | None = None
+    capacity_from: str = ""  # a results/<id> folder: its measured local-container saturation rate
+    capacity_utilization: float = 0.7
     spot: bool = False
     private_subnets: bool = False
     container_insights: bool = False
-    package_dir: str = "build/lambda/native-onnx-x86_64-aws/package"
-    image_dir: str = "build/lambda-image/context"
-    container_dir: str = "build/container"
+    bundle: str = "build/bundles/default"  # the model the stacks deploy
+    # Prebuilt directories, if any; empty (the default): synth builds them from `bundle`.
+    package_dir: str = ""
+    image_dir: str = ""
+    container_dir: str = ""
 
     @property
     def handler(self) -> str:
         return HANDLERS[self.door]
+
+    @property
+    def container_workers(self) -> int:
+        """Worker processes for a task of `fargate_vcpu` vCPUs: one per whole vCPU, at least one (the
+        container itself would see the host's CPU count, not the task's share)."""
+        return max(1, int(self.fargate_vcpu))
+
+    @property
+    def requests_per_target_per_minute(self) -> int:
+        capacity = self.per_task_capacity_rps
+        if capacity is None and self.capacity_from:
+            from cost_model.from_results import inputs_from_results
+
+            try:
+                capacity = inputs_from_results(Path(self.capacity_from)).per_task_rps
+            except (OSError, ValueError, KeyError) as exc:
+                raise ConfigError(f"capacity_from={self.capacity_from!r}: no readable summary.json ({exc})") from None
+        if capacity is None:
+            return self.requests_per_target
+        return max(1, round(capacity * 60 * self.capacity_utilization))
 
     def validate(self) -> DeploymentConfig:
         for name, allowed in CHOICES.items():
@@ -85,6 +113,12 @@ class DeploymentConfig:
             raise ConfigError(f"need 1 <= min_tasks <= max_tasks, got {self.min_tasks} and {self.max_tasks}")
         if not 1 <= self.cpu_target_percent <= 100:
             raise ConfigError(f"cpu_target_percent={self.cpu_target_percent}: 1 to 100")
+        if self.per_task_capacity_rps is not None and self.per_task_capacity_rps <= 0:
+            raise ConfigError(f"per_task_capacity_rps={self.per_task_capacity_rps}: must be positive")
+        if not 0 < self.capacity_utilization <= 1:
+            raise ConfigError(f"capacity_utilization={self.capacity_utilization}: more than 0, at most 1")
+        if self.requests_per_target < 1:
+            raise ConfigError(f"requests_per_target={self.requests_per_target}: at least 1")
         return self
 
     @classmethod
@@ -127,6 +161,8 @@ def _coerce(key: str, raw: Any, default: Any) -> Any:
             return raw.lower() == "true"
         if isinstance(default, int) or (default is None and key.endswith("concurrency")):
             return int(raw)
+        if default is None and key.endswith("_rps"):
+            return float(raw)
         if isinstance(default, float):
             return float(raw)
     except ValueError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw_rest
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -16,9 +16,13 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from infra.assets import lambda_image_code, lambda_zip_code
 from infra.config import RETENTION_NAMES, DeploymentConfig
+from prediction_core.aws_limits import LIMITS
 
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
+INTEGRATION_TIMEOUT_S = {"http": LIMITS.api_gateway.http_integration_timeout_s,
+                         "rest": LIMITS.api_gateway.rest_integration_timeout_s}
 
 
 class FunctionStack(Stack):
@@ -38,16 +42,24 @@ class FunctionStack(Stack):
             "timeout": Duration.seconds(config.timeout_s), "role": role, "log_group": log_group,
             "environment": environment, "reserved_concurrent_executions": config.reserved_concurrency}
         if config.packaging == "image":
-            fn: lambda_.Function = lambda_.DockerImageFunction(
-                self, "Function", code=lambda_.DockerImageCode.from_image_asset(config.image_dir, cmd=[config.handler]),
-                **common)
+            fn: lambda_.Function = lambda_.DockerImageFunction(self, "Function", code=lambda_image_code(config),
+                                                               **common)
         else:
             fn = lambda_.Function(self, "Function", runtime=lambda_.Runtime.PYTHON_3_12, handler=config.handler,
-                                  code=lambda_.Code.from_asset(config.package_dir),
+                                  code=lambda_zip_code(config),
                                   snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snapstart else None,
                                   **common)
+        # The API invokes this alias; the harness forces cold starts by publishing a version and
+        # moving the alias to it (benchmarks/harness/aws.py).
         alias = lambda_.Alias(self, "Live", alias_name="live", version=fn.current_version,
                               provisioned_concurrent_executions=config.provisioned_concurrency or None)
+        integration_limit_s = INTEGRATION_TIMEOUT_S[config.api_type]
+        if config.timeout_s > integration_limit_s:
+            Annotations.of(fn).add_warning_v2(
+                "twinserve:timeout-over-integration-limit",
+                f"timeout_s={config.timeout_s} is over the {config.api_type.upper()} API's {integration_limit_s} s "
+                f"integration timeout: a request running longer gets a {'503' if config.api_type == 'http' else '504'}"
+                " from API Gateway while the function goes on (and is billed)")
         if config.api_type == "http":
             api = apigw.HttpApi(self, "Api", description="twinserve predictions (HTTP API)",
                                 default_integration=integrations.HttpLambdaIntegration("Predict", alias))
@@ -56,7 +68,10 @@ class FunctionStack(Stack):
                 "ThrottlingRateLimit": config.throttle_rate_per_s, "ThrottlingBurstLimit": config.throttle_burst})
             url = api.api_endpoint
         else:
+            # REGIONAL: an EDGE API adds a CloudFront hop to every request, and its 29 s integration
+            # timeout cannot be raised (regional ones can, since 2024-06).
             rest = apigw_rest.LambdaRestApi(self, "Api", handler=alias, description="twinserve predictions (REST)",
+                                            endpoint_types=[apigw_rest.EndpointType.REGIONAL],
                                             cloud_watch_role=False,  # execution logging is off (see APIG6)
                                             deploy_options=apigw_rest.StageOptions(
                                                 throttling_rate_limit=config.throttle_rate_per_s,

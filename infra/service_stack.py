@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from infra.assets import PLATFORMS, container_context
 from infra.config import DeploymentConfig
 from infra.function_stack import retention
 
@@ -45,16 +46,23 @@ class ServiceStack(Stack):
             runtime_platform=ecs.RuntimePlatform(cpu_architecture=CPU_ARCHITECTURES[config.arch],
                                                  operating_system_family=ecs.OperatingSystemFamily.LINUX),
             task_image_options=patterns.ApplicationLoadBalancedTaskImageOptions(
-                image=ecs.ContainerImage.from_asset(config.container_dir,
+                image=ecs.ContainerImage.from_asset(str(container_context(config)), platform=PLATFORMS[config.arch],
                                                     build_args={"MODEL_RUNTIME": config.runtime}),
                 container_port=CONTAINER_PORT,
-                environment={"MODEL_RUNTIME": config.runtime, "TWINSERVE_WORKERS": "0"},
+                environment={"MODEL_RUNTIME": config.runtime,
+                             "TWINSERVE_WORKERS": str(config.container_workers)},
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="twinserve", log_group=log_group)),
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            min_healthy_percent=100,  # a deployment never drops below the desired count (it adds first)
             capacity_provider_strategies=[ecs.CapacityProviderStrategy(
                 capacity_provider="FARGATE_SPOT" if config.spot else "FARGATE", weight=1)],
         )
         cluster.enable_fargate_capacity_providers()
+        # The service's capacity-provider strategy needs the cluster's association to exist first (and
+        # to outlive it on delete): without this dependency CloudFormation may create or delete them
+        # in either order and fail (aws/containers-roadmap#631). CDK creates the association lazily, so
+        # the dependency is on the cluster construct: every resource under it, the association included.
+        service.service.node.add_dependency(cluster)
         service.target_group.configure_health_check(path="/health", healthy_http_codes="200",
                                                     interval=Duration.seconds(10), timeout=Duration.seconds(5),
                                                     healthy_threshold_count=2, unhealthy_threshold_count=3)
@@ -62,12 +70,18 @@ class ServiceStack(Stack):
         service.target_group.set_attribute("deregistration_delay.timeout_seconds", "30")
         scaling = service.service.auto_scale_task_count(min_capacity=config.min_tasks, max_capacity=config.max_tasks)
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=config.cpu_target_percent)
-        scaling.scale_on_request_count("Requests", requests_per_target=config.requests_per_target,
-                                       target_group=service.target_group)
+        per_minute = config.requests_per_target_per_minute
+        scaling.scale_on_request_count("Requests", requests_per_target=per_minute, target_group=service.target_group)
         CfnOutput(self, "ServiceUrl", value=f"http://{service.load_balancer.load_balancer_dns_name}")
         CfnOutput(self, "ClusterName", value=cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=service.service.service_name)
         CfnOutput(self, "LogGroupName", value=log_group.log_group_name)
+        CfnOutput(self, "TargetGroupArn", value=service.target_group.target_group_arn)
+        CfnOutput(self, "RequestsPerTargetPerMinute", value=str(per_minute),
+                  description="Request-count scaling target (ALBRequestCountPerTarget, requests per target per "
+                              "minute)" + (f", from {config.per_task_capacity_rps or config.capacity_from} at "
+                                           f"{config.capacity_utilization:.0%} utilisation"
+                                           if config.per_task_capacity_rps or config.capacity_from else ""))
         NagSuppressions.add_stack_suppressions(self, [
             {"id": "AwsSolutions-VPC7", "reason": "VPC flow logs cost per GB and are not part of the comparison; "
                                                   "enable them for production."},
