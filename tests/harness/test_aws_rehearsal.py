@@ -80,3 +80,12 @@ def test_the_run_puts_the_alias_back_and_deletes_what_it_published(rehearsed_run
     # Five versions answered through the API: the deployed one (GET /model, for the example request),
     # one per forced cold start (three) and one for the burst.
     assert len(set(rehearsed_run["aws"].invoked_versions)) == 5
+
+
+def test_cost_inputs_from_the_run_say_measured_on_aws(rehearsed_run: dict[str, Any]) -> None:
+    from cost_model.from_results import inputs_from_results
+
+    inputs = inputs_from_results(rehearsed_run["out"])
+    for field in ("lambda_init_ms", "lambda_cold_p50_ms", "lambda_warm_p99_ms", "lambda_duration_ms"):
+        assert "measured-aws" in inputs.provenance[field], (field, inputs.provenance[field])
+    assert inputs.lambda_memory_mb == 1024  # the deployed function's configured memory

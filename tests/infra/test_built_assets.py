@@ -71,6 +71,16 @@ def test_synth_builds_the_lambda_package_for_the_configured_architecture(synthes
 
 
 @pytest.mark.slow
+def test_built_templates_pass_cfn_lint(synthesized: dict[str, Path]) -> None:
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+    assert cfn_lint
+    for out in synthesized.values():
+        templates = sorted(str(t) for t in out.glob("*.template.json"))
+        lint = subprocess.run([cfn_lint, *templates], capture_output=True, text=True, check=False)
+        assert [line for line in lint.stdout.splitlines() if line.startswith("E")] == [], lint.stdout[-3000:]
+
+
+@pytest.mark.slow
 def test_image_assets_are_built_for_the_same_platform(synthesized: dict[str, Path]) -> None:
     for arch, platform in (("arm64", "linux/arm64"), ("x86_64", "linux/amd64")):
         images = json.loads((synthesized[arch] / "TwinserveService.assets.json").read_text())["dockerImages"]
