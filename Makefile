@@ -27,10 +27,9 @@ $(NODE_STAMP): package.json
 	@touch $(NODE_STAMP)
 
 # What `cdk deploy` would deploy: the CDK app builds the Lambda package and the container context
-# itself (for the configured door, runtime and architecture); this trains the default model first
-# when there is none.
+# itself (for the configured door, runtime and architecture), and trains the default model when
+# there is none.
 synth: $(STAMP) $(NODE_STAMP)
-	@test -f build/bundles/default/manifest.json || $(VENV)/bin/twinserve train breast-cancer-logreg --out build/bundles/default
 	npx cdk synth --quiet
 
 # Debian's chromium renders the HTML report in a test (headless, no browser download).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +33,7 @@ from twinserve.packaging.catalogue import LAMBDA_PYTHON_VERSION, Door
 
 PLATFORMS = {"x86_64": ecr_assets.Platform.LINUX_AMD64, "arm64": ecr_assets.Platform.LINUX_ARM64}
 BUILT_ROOT = Path("build/cdk")
+DEFAULT_BUNDLE = "build/bundles/default"
 # Never run: the Lambda zip is always built locally (LocalPackager says so), but CDK's bundling
 # options require an image.
 UNUSED_BUNDLING_IMAGE = "public.ecr.aws/sam/build-python3.12"
@@ -51,10 +53,18 @@ def check_report(report: dict[str, Any] | None, config: DeploymentConfig, what: 
 
 
 def _bundle(config: DeploymentConfig) -> Path:
+    """The bundle to deploy. The default one is trained (the default recipe, a few seconds) when it
+    is missing, so `npx cdk synth` works on a fresh checkout; a bundle the user named must exist."""
     bundle = Path(config.bundle)
-    if not (bundle / MANIFEST_NAME).is_file():
-        raise ConfigError(f"no model bundle at {bundle}: run `twinserve train --out {bundle}` (or `make synth`), "
-                          "or pass -c bundle=DIR")
+    if (bundle / MANIFEST_NAME).is_file():
+        return bundle
+    if bundle != Path(DEFAULT_BUNDLE):
+        raise ConfigError(f"no model bundle at {bundle}: run `twinserve train --out {bundle}`, or pass -c bundle=DIR")
+    from prediction_core.recipes import DEFAULT_RECIPE
+    from prediction_core.training import train
+
+    sys.stderr.write(f"twinserve: no model at {bundle}; training the default recipe ({DEFAULT_RECIPE}) into it\n")
+    train(DEFAULT_RECIPE, out=bundle)
     return bundle
 
 

@@ -57,7 +57,7 @@ class DeploymentConfig:
     spot: bool = False
     private_subnets: bool = False
     container_insights: bool = False
-    bundle: str = "build/bundles/default"  # the model the stacks deploy
+    bundle: str = "build/bundles/default"  # the model the stacks deploy (the default is trained if missing)
     # Prebuilt directories, if any; empty (the default): synth builds them from `bundle`.
     package_dir: str = ""
     image_dir: str = ""
