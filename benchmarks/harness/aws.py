@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from benchmarks.harness.targets import Source, TargetKind
 from benchmarks.reportlog import Report, parse_report
+from prediction_core.aws_limits import LAMBDA
 
 # Output keys of the CDK stacks (infra/): the contract between the deployment and the harness.
 OUTPUT_API_URL = "ApiUrl"
@@ -96,7 +97,9 @@ class AwsLambdaTarget:
     sleep: Callable[[float], None] = time.sleep  # injectable, so tests need not wait
     deployed_version: str | None = None  # what the alias pointed at when the run started
     published: list[str] = field(default_factory=list)  # versions this run published (deleted at stop)
+    memory_mb: int = 0  # read at start
     _original_variables: dict[str, str] | None = None
+    _original_memory_mb: int | None = None
     _reports: dict[str, Report] = field(default_factory=dict)
 
     @classmethod
@@ -117,6 +120,7 @@ class AwsLambdaTarget:
         config = self.lambda_client.get_function_configuration(FunctionName=self.function_name,
                                                                Qualifier=self.alias)
         self.timeout_s = float(config.get("Timeout", self.timeout_s))
+        self.memory_mb = int(config.get("MemorySize", 0))
 
     def stop(self) -> None:
         """Put everything back as the stack deployed it; the stack itself stays deployed."""
@@ -126,8 +130,10 @@ class AwsLambdaTarget:
             self.lambda_client.update_alias(FunctionName=self.function_name, Name=self.alias,
                                             FunctionVersion=self.deployed_version)
         if self._original_variables is not None:
-            self.lambda_client.update_function_configuration(FunctionName=self.function_name,
-                                                             Environment={"Variables": self._original_variables})
+            restore: dict[str, Any] = {"Environment": {"Variables": self._original_variables}}
+            if self._original_memory_mb is not None:
+                restore["MemorySize"] = self._original_memory_mb
+            self.lambda_client.update_function_configuration(FunctionName=self.function_name, **restore)
             self.wait_updated()
         for version in self.published:
             self.lambda_client.delete_function(FunctionName=self.function_name, Qualifier=version)
@@ -135,13 +141,38 @@ class AwsLambdaTarget:
 
     def force_cold(self) -> None:
         """A new version behind the alias: the next request through the API starts a new environment."""
+        self._republish()
+
+    def set_memory(self, memory_mb: int) -> dict[str, Any]:
+        """Run at another memory size: set it on $LATEST, publish, move the alias (so it starts cold)."""
+        self._republish(memory_mb=memory_mb)
+        self.memory_mb = memory_mb
+        return {"vcpus_on_aws": round(memory_mb / LAMBDA.memory_mb_per_vcpu, 2), "cpu_capped": False}
+
+    def reset_memory(self) -> None:
+        """Back to the memory size the stack deployed, on $LATEST and behind the alias."""
+        if self._original_memory_mb is None:
+            return
+        self.lambda_client.update_function_configuration(FunctionName=self.function_name,
+                                                         MemorySize=self._original_memory_mb)
+        self.wait_updated()
+        if self.deployed_version is not None:
+            self.lambda_client.update_alias(FunctionName=self.function_name, Name=self.alias,
+                                            FunctionVersion=self.deployed_version)
+        self.memory_mb = self._original_memory_mb
+
+    def _republish(self, *, memory_mb: int | None = None) -> None:
         config = self.lambda_client.get_function_configuration(FunctionName=self.function_name)
         variables = dict(config.get("Environment", {}).get("Variables", {}))
         if self._original_variables is None:
             self._original_variables = {k: v for k, v in variables.items() if k != FORCE_COLD_VARIABLE}
+        if self._original_memory_mb is None:
+            self._original_memory_mb = int(config.get("MemorySize", self.memory_mb))
         variables[FORCE_COLD_VARIABLE] = uuid.uuid4().hex
-        self.lambda_client.update_function_configuration(FunctionName=self.function_name,
-                                                         Environment={"Variables": variables})
+        changes: dict[str, Any] = {"Environment": {"Variables": variables}}
+        if memory_mb is not None:
+            changes["MemorySize"] = memory_mb
+        self.lambda_client.update_function_configuration(FunctionName=self.function_name, **changes)
         self.wait_updated()
         version = str(self.lambda_client.publish_version(FunctionName=self.function_name)["Version"])
         self.published.append(version)

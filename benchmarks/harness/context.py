@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from benchmarks.harness.loadgen import Client, Reply, encode_request, new_event_loop
 from benchmarks.harness.records import Record
-from benchmarks.harness.targets import ColdPathTimed, ColdStartable, ModelSwappable, Target
+from benchmarks.harness.targets import ColdPathTimed, ColdStartable, MemoryConfigurable, ModelSwappable, Target
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -31,11 +31,16 @@ class Options:
     limit_batches: tuple[int, ...] = (1, 10, 100, 1000, 2000, 4000, 6000, 8000, 10_000, 10_001)
     sweep_trees: tuple[int, ...] = (10, 100, 500)
     keep_alive_gaps_min: tuple[float, ...] = (1, 5, 15, 30, 60)
+    # Power tuning: the sizes AWS Lambda Power Tuning tries by default, plus 1,769 MB (one vCPU).
+    sweep_memory_mb: tuple[int, ...] = (128, 256, 512, 1024, 1536, 1769, 3008, 5120, 10240)
+    sweep_cold_starts: int = 3
+    sweep_warm_requests: int = 100
 
     @classmethod
     def quick_defaults(cls) -> Options:
         return cls(quick=True, cold_starts=3, warm_requests=50, burst_size=8, rate_duration_s=3.0,
-                   saturation_step_s=2.0, sweep_trees=(10, 100))
+                   saturation_step_s=2.0, sweep_trees=(10, 100), sweep_memory_mb=(512, 1024, 1769, 3008),
+                   sweep_cold_starts=1, sweep_warm_requests=30)
 
 
 @dataclass
@@ -99,6 +104,9 @@ class Context:
     # Capabilities: the scenario registry runs a scenario only on targets that have what it needs.
     def force_cold(self) -> None:
         self.capability(ColdStartable).force_cold()  # type: ignore[type-abstract]
+
+    def memory_configurable(self) -> MemoryConfigurable:
+        return self.capability(MemoryConfigurable)  # type: ignore[type-abstract]
 
     def swappable(self) -> ModelSwappable:
         return self.capability(ModelSwappable)  # type: ignore[type-abstract]

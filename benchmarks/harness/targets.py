@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from benchmarks.reportlog import Report, parse_report
+from prediction_core.aws_limits import LAMBDA
 
 TargetKind: TypeAlias = Literal["lambda", "container"]
 Source: TypeAlias = Literal["measured-local", "measured-aws"]
@@ -61,6 +62,16 @@ class ModelSwappable(Protocol):
 
     def swap_model(self, bundle: Path) -> None: ...
     def restore_model(self) -> None: ...
+
+
+@runtime_checkable
+class MemoryConfigurable(Protocol):
+    """Can run the function at another memory size (the memory sweep): every size starts cold."""
+
+    memory_mb: int
+
+    def set_memory(self, memory_mb: int) -> dict[str, Any]: ...
+    def reset_memory(self) -> None: ...
 
 
 @runtime_checkable
@@ -136,6 +147,7 @@ class LocalLambdaTarget:
     _log_cursor: int = 0
     _reports: dict[str, Report] = field(default_factory=dict)
     _original_package: Path | None = None
+    _original_memory_mb: int | None = None
 
     def start(self) -> None:
         self.port = self.port or free_port()  # a restart keeps the port, so clients can reconnect
@@ -171,6 +183,27 @@ class LocalLambdaTarget:
             if report is not None:
                 self._reports[report.request_id] = report
         return self._reports
+
+    def set_memory(self, memory_mb: int) -> dict[str, Any]:
+        """Restart the emulator at another memory size (new environments: the next request is cold).
+        Its CPU quota follows the memory (memory / 1,769 vCPU), capped at this machine's cores."""
+        if self._original_memory_mb is None:
+            self._original_memory_mb = self.memory_mb
+        self.stop()
+        self.memory_mb = memory_mb
+        self.start()
+        info = json.loads(urllib.request.urlopen(self.url("/_emulator/info"), timeout=30).read())
+        cores = os.cpu_count() or 1
+        wanted = memory_mb / LAMBDA.memory_mb_per_vcpu
+        return {"vcpus": min(wanted, cores) if info.get("cpu_scaled") else None, "vcpus_on_aws": round(wanted, 2),
+                "cpu_capped": bool(info.get("cpu_scaled")) and wanted > cores, "cpu": info.get("cpu")}
+
+    def reset_memory(self) -> None:
+        if self._original_memory_mb is not None and self._original_memory_mb != self.memory_mb:
+            self.stop()
+            self.memory_mb = self._original_memory_mb
+            self.start()
+        self._original_memory_mb = None
 
     def swap_model(self, bundle: Path) -> None:
         """Restart on the same package with another model in it (model-size sweep)."""

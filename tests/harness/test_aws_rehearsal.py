@@ -89,3 +89,48 @@ def test_cost_inputs_from_the_run_say_measured_on_aws(rehearsed_run: dict[str, A
     for field in ("lambda_init_ms", "lambda_cold_p50_ms", "lambda_warm_p99_ms", "lambda_duration_ms"):
         assert "measured-aws" in inputs.provenance[field], (field, inputs.provenance[field])
     assert inputs.lambda_memory_mb == 1024  # the deployed function's configured memory
+
+
+@pytest.fixture(scope="module")
+def rehearsed_sweep(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[dict[str, Any]]:
+    package_root = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx",
+                                        root=tmp_path_factory.mktemp("lambda"))
+    code = Path(str((read_package_report(package_root) or {})["package_dir"]))
+    out = tmp_path_factory.mktemp("results") / "aws-sweep"
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in rehearsal_env().items():
+            mp.setenv(key, value)
+        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"]) as aws:
+            deployed = aws.alias_version()
+            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--scenario", "memory-sweep", "--quick",
+                                              "--out", str(out)])
+            latest = aws.lam.get_function_configuration(FunctionName="twinservefunction-predict")
+            memory_per_version = {v: e.service.config.memory_mb for v, e in aws.emulators.items()}
+            yield {"result": result, "out": out, "deployed": deployed, "alias_after": aws.alias_version(),
+                   "latest_memory": latest["MemorySize"], "memory_per_version": memory_per_version}
+
+
+def test_the_memory_sweep_runs_on_aws_through_the_rehearsal(rehearsed_sweep: dict[str, Any]) -> None:
+    assert rehearsed_sweep["result"].exit_code == 0, rehearsed_sweep["result"].output
+    state = json.loads((rehearsed_sweep["out"] / "state.json").read_text())
+    findings = state["completed"]["aws-lambda/memory-sweep"]["findings"]
+    assert findings["source"] == "measured-aws"
+    assert sorted(map(int, findings["by_memory"])) == [512, 1024, 1769, 3008]
+    for figures in findings["by_memory"].values():
+        assert figures["init_p50_ms"] > 0 and figures["duration_p50_ms"] > 0 and figures["failures"] == {}
+    # Each size ran on a version published with that memory, behind the alias.
+    assert sorted(rehearsed_sweep["memory_per_version"].values()) == [512, 1024, 1024, 1769, 3008]
+    assert rehearsed_sweep["alias_after"] == rehearsed_sweep["deployed"]
+    assert rehearsed_sweep["latest_memory"] == 1024
+
+
+def test_cost_compare_uses_the_tuned_memory(rehearsed_sweep: dict[str, Any]) -> None:
+    result = CliRunner().invoke(app, ["cost", "compare", "--results", str(rehearsed_sweep["out"]), "--slo-ms", "1000",
+                                      "--strategy", "cheapest", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    chosen = data["power_tuning"]["memory_mb"]
+    assert chosen in (512, 1024, 1769, 3008)
+    assert data["inputs"]["lambda_memory_mb"] == chosen
+    assert data["inputs"]["provenance"]["lambda_memory_mb"].startswith("memory sweep (measured-aws), strategy cheapest")

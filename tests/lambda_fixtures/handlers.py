@@ -72,3 +72,16 @@ def slow_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     instances = _payload(event).get("instances", [])
     time.sleep(0.002 * len(instances))
     return _http({"predictions": [{"label": "x"}] * len(instances)})
+
+
+def cpu_bound(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A fixed amount of pure-Python work (no I/O, one thread): its duration follows the CPU share."""
+    total = 0
+    for i in range(int(os.environ.get("CPU_WORK_ITERATIONS", "2000000"))):
+        total += i * i
+    return _http({"total": total % 1000})
+
+
+def hog_200(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Holds 200 MB: fits in 512 MB, not in 128 MB."""
+    return hog({"mb": 200}, context)

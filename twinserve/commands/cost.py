@@ -153,6 +153,9 @@ def cost_compare(
     peak_rps: Annotated[float, typer.Option(help="Peak requests per second of the profile.")] = 20.0,
     slo_ms: Annotated[float, typer.Option(help="p99 latency SLO, ms.")] = 100.0,
     region: Annotated[str, typer.Option(help="Price file region.")] = "us-east-1",
+    strategy: Annotated[str, typer.Option(help="Memory size from the run's memory sweep: slo (cheapest meeting the "
+                                               "SLO), cheapest, fastest, balanced.")] = "slo",
+    balanced_weight: Annotated[float, typer.Option(help="balanced: 0 = fastest only, 1 = cheapest only.")] = 0.5,
     as_json: JsonOpt = False,
 ) -> None:
     """Monthly cost of Lambda versus Fargate for a traffic profile, break-even rate, recommendation."""
@@ -170,7 +173,10 @@ def cost_compare(
         inputs = _checked(apply_cdk, inputs=inputs, cdk_out=from_cdk)
     inputs.slo_p99_ms = slo_ms
     rates = _checked(trace_rates, path=trace) if trace else _checked(profile_rates, name=profile, peak_rps=peak_rps)
+    tuned = _power_tuning(results, prices, inputs, rates, strategy, balanced_weight) if results else None
     result = compare(prices, inputs, rates, trace.name if trace else profile)
+    if tuned is not None:
+        result["power_tuning"] = tuned
     result["break_even_rps"] = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 400))["break_even_rps"]
     if as_json:
         print_json(result)
@@ -185,6 +191,28 @@ def cost_compare(
     be = ", ".join(f"{r:,.2f} req/s" for r in result["break_even_rps"]) or "none in 0.001-10,000 req/s"
     console.print(f"break-even at constant traffic: {be}\nrecommendation: [bold]{result['recommendation']}[/] — "
                   + "; ".join(result["reasons"]), highlight=False)
+
+
+def _power_tuning(results: Path, prices: Any, inputs: Any, rates: Any, strategy: str,
+                  balanced_weight: float) -> dict[str, Any] | None:
+    """When the run has a memory sweep: the size the strategy picks becomes the modeled memory."""
+    import json
+
+    from cost_model.power_tuning import STRATEGIES, apply_recommendation, recommend, sizes_from_findings, sweep_findings
+    from cost_model.traffic import cold_start_fraction
+
+    if strategy not in STRATEGIES:
+        raise fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if not 0.0 <= balanced_weight <= 1.0:
+        raise fail(f"--balanced-weight must be 0 to 1, got {balanced_weight}")
+    findings = sweep_findings(json.loads((results / "summary.json").read_text()))
+    if findings is None:
+        return None
+    cold = cold_start_fraction(rates, duration_ms=inputs.lambda_duration_ms, keep_alive_min=inputs.keep_alive_min)
+    rec = recommend(prices, sizes_from_findings(findings), strategy=strategy, arch=inputs.lambda_arch,
+                    slo_p99_ms=inputs.slo_p99_ms, cold_fraction=cold, balanced_weight=balanced_weight)
+    apply_recommendation(inputs, rec)
+    return rec.as_dict()
 
 
 def _default_inputs() -> Any:

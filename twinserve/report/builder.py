@@ -17,13 +17,15 @@ import numpy as np
 
 from cost_model.compare import compare, sweep_constant_rates
 from cost_model.from_results import inputs_from_results
+from cost_model.power_tuning import apply_recommendation, recommend, sizes_from_findings, sweep_findings
 from cost_model.prices import load_prices
-from cost_model.traffic import PROFILES, profile_rates
+from cost_model.traffic import PROFILES, cold_start_fraction, profile_rates
 from prediction_core.aws_limits import LAMBDA
 from twinserve.packaging import read_package_report
 from twinserve.report import charts
 
 PACKAGE_LIMIT_MB = LAMBDA.unzipped_package_bytes // 2**20
+TUNING_PROFILE = "diurnal"  # the traffic the report's memory recommendation is made for
 SOURCES = {"measured-local": "measured here (this machine, local emulator / container process)",
            "measured-aws": "measured on AWS", "modeled": "modeled from the inputs listed"}
 
@@ -64,6 +66,7 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     prices = load_prices(region)
     inputs = inputs_from_results(results)
     inputs.slo_p99_ms = slo_ms
+    tuning = _power_tuning(summary, prices, inputs, peak_rps)
     comparisons = {name: compare(prices, inputs, profile_rates(name, peak_rps), name) for name in PROFILES}
     sweep = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 300))
     sources = sorted({g["source"] for g in summary["groups"]}) or ["measured-local"]
@@ -85,20 +88,40 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     if lambda_sweep:
         figures["model_size"] = ("Model size versus cold start (" + source_text + ")",
                                  charts.model_size(lambda_sweep, sources[0]))
+    if tuning is not None:
+        figures["memory"] = (f"Power tuning: duration (measured, {SOURCES[tuning['source']]}) and cost per million "
+                             "invocations (modeled) against memory size",
+                             charts.memory_sweep(tuning["sizes"], tuning["source"]))
     limits = {k.split("/")[0]: v for k, v in summary["findings"].items() if k.endswith("/limits")}
-    verdict = _verdict(comparisons, sweep, summary, anatomies, peak_rps)
+    verdict = _verdict(comparisons, sweep, summary, anatomies, peak_rps, tuning)
     report = {"run_id": summary.get("run_id"), "verdict": verdict, "comparisons": comparisons, "sweep": sweep,
               "inputs_provenance": inputs.provenance, "limits": limits, "packages": _package_rows(package_root),
               "prices": {"file": prices.path, "retrieved": prices.retrieved}, "peak_rps": peak_rps,
-              "slo_p99_ms": slo_ms, "sources": sources}
+              "slo_p99_ms": slo_ms, "sources": sources, "power_tuning": tuning}
     _write_cost_files(results, comparisons, sweep)
     _write_markdown(results, report, summary, figures)
     _write_html(results, report, summary, figures)
     return report
 
 
+def _power_tuning(summary: dict[str, Any], prices: Any, inputs: Any, peak_rps: float) -> dict[str, Any] | None:
+    """The memory size for the SLO at the report's traffic (the diurnal profile at its peak), applied
+    to the cost model's inputs; None when the run has no memory sweep."""
+    findings = sweep_findings(summary)
+    if findings is None:
+        return None
+    rates = profile_rates(TUNING_PROFILE, peak_rps)
+    cold = cold_start_fraction(rates, duration_ms=inputs.lambda_duration_ms, keep_alive_min=inputs.keep_alive_min)
+    rec = recommend(prices, sizes_from_findings(findings), strategy="slo", arch=inputs.lambda_arch,
+                    slo_p99_ms=inputs.slo_p99_ms, cold_fraction=cold)
+    apply_recommendation(inputs, rec)
+    return {**rec.as_dict(), "source": findings.get("source", "measured-local"), "cpu_note": findings.get("cpu_note"),
+            "traffic": f"{TUNING_PROFILE} at a peak of {peak_rps:g} req/s ({cold:.2%} cold starts, modeled)"}
+
+
 def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[str, Any],
-             anatomies: dict[str, dict[str, float]], peak_rps: float) -> list[str]:
+             anatomies: dict[str, dict[str, float]], peak_rps: float,
+             tuning: dict[str, Any] | None = None) -> list[str]:
     picks = ", ".join(f"{name}: {c['recommendation']}" for name, c in comparisons.items())
     be = sweep["break_even_rps"]
     lines = [f"Recommendation at a peak of {peak_rps:g} req/s (modeled) — {picks}.",
@@ -116,7 +139,10 @@ def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[s
               for k, v in summary["findings"].items() if k.endswith("/limits") and v.get("at_batch")]
     if limits:
         lines.append("Limits (measured): " + "; ".join(limits) + ".")
-    return lines[:5]
+    if tuning is not None:
+        chosen = f"{tuning['memory_mb']} MB" if tuning["memory_mb"] else "no memory size"
+        lines.insert(2, f"Lambda memory: {chosen} — {tuning['reason']} ({tuning['traffic']}).")
+    return lines[:6]
 
 
 def _write_cost_files(results: Path, comparisons: dict[str, Any], sweep: dict[str, Any]) -> None:
@@ -160,7 +186,7 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
     limit_rows += [[f"package {p['variant']}", "", f"{p['unzipped_mb']:.1f} MB unzipped of {PACKAGE_LIMIT_MB} MB; "
                     f"{p['zipped_mb']:.1f} MB zipped", "fits" if p["fits"] else "does not fit"]
                    for p in report["packages"]]
-    return [
+    sections = [
         (f"Monthly cost by traffic profile at a peak of {report['peak_rps']:g} req/s — modeled "
          f"(prices {report['prices']['retrieved']})", ["profile", "option", "USD/month", "p99 ms", "meets SLO",
                                                        "recommended"], cost_rows),
@@ -169,6 +195,27 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
         ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
          ["target", "largest batch that worked", "stopped by", "at batch"], limit_rows),
     ]
+    tuning = report.get("power_tuning")
+    if tuning:
+        rows = [[str(s["memory_mb"]) + (" ✔" if s["memory_mb"] == tuning["memory_mb"] else ""),
+                 _ms(s["duration_p50_ms"]), _ms(s["duration_p99_ms"]), _ms(s["billed_p50_ms"]), _ms(s["init_p50_ms"]),
+                 _ms(s["p99_with_cold_ms"]),
+                 f"{s['max_memory_used_mb'] or ''}" + (" (within 10% of the size)" if s["near_memory_limit"] else ""),
+                 f"{s['usd_per_million']['x86_64']:,.2f}", f"{s['usd_per_million']['arm64']:,.2f}",
+                 ", ".join(f"{k} ×{v}" for k, v in s["failures"].items()) or "none",
+                 "capped" if s["cpu_capped"] else ""]
+                for s in tuning["sizes"]]
+        note = f" {tuning['cpu_note']}." if tuning.get("cpu_note") else ""
+        sections.insert(1, (
+            f"Power tuning — durations {SOURCES[tuning['source']]}, costs modeled (arm64 priced at the measured "
+            f"duration: not measured on arm64).{note}",
+            ["memory MB", "duration p50", "duration p99", "billed p50", "INIT p50", "p99 with cold starts",
+             "max memory used MB", "USD/M x86_64", "USD/M arm64", "failures", "CPU quota"], rows))
+    return sections
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
 
 
 def _write_markdown(results: Path, report: dict[str, Any], summary: dict[str, Any],

@@ -84,3 +84,31 @@ def model_size(by_trees: dict[str, dict[str, Any]], source: str) -> bytes:
     ax.set_title(f"Model size vs cold start — {source}")
     ax.grid(True, alpha=0.3)
     return _png(fig)
+
+
+def memory_sweep(rows: list[dict[str, Any]], source: str) -> bytes:
+    """The power-tuning chart: duration p50 (measured) and cost per million invocations (modeled,
+    both architectures) against memory size, on two axes; failed sizes marked."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    ok = [r for r in rows if r["duration_p50_ms"] is not None and not r["failures"]]
+    memory = [r["memory_mb"] for r in ok]
+    ax.plot(memory, [r["duration_p50_ms"] for r in ok], marker="o", color="tab:blue", label="duration p50 (measured)")
+    for r in rows:
+        if r["failures"]:
+            ax.axvline(r["memory_mb"], color="tab:red", linestyle=":", linewidth=1)
+            ax.annotate(f"{r['memory_mb']} MB failed: {', '.join(r['failures'])}", (r["memory_mb"], 0),
+                        rotation=90, va="bottom", ha="right", fontsize=7, color="tab:red")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("memory size (MB, log scale)")
+    ax.set_ylabel("duration p50 (ms)", color="tab:blue")
+    cost = ax.twinx()
+    for arch, style in (("x86_64", "-"), ("arm64", "--")):
+        cost.plot(memory, [r["usd_per_million"][arch] for r in ok], linestyle=style, marker="s", color="tab:orange",
+                  label=f"USD per million, {arch} (modeled)")
+    cost.set_ylabel("USD per million invocations", color="tab:orange")
+    lines = ax.get_legend_handles_labels()[0] + cost.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + cost.get_legend_handles_labels()[1]
+    ax.legend(lines, labels, fontsize=8, loc="upper center")
+    ax.set_title(f"Power tuning: duration and cost vs memory — {source}")
+    ax.grid(True, alpha=0.3)
+    return _png(fig)

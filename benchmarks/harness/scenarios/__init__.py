@@ -9,8 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.harness.context import Context, Options
-from benchmarks.harness.scenarios import burst, cold_start, keep_alive, limits, model_size, rate, saturation, warm
-from benchmarks.harness.targets import ColdStartable, ModelSwappable, Source, Target, TargetKind
+from benchmarks.harness.scenarios import (
+    burst,
+    cold_start,
+    keep_alive,
+    limits,
+    memory_sweep,
+    model_size,
+    rate,
+    saturation,
+    warm,
+)
+from benchmarks.harness.targets import ColdStartable, MemoryConfigurable, ModelSwappable, Source, Target, TargetKind
 
 
 def _no_steps(options: Options) -> int:
@@ -47,11 +57,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              steps=lambda o: len(o.limit_batches)),
     Scenario("model-size", model_size.run, BOTH, ("measured-local",), "forest 10/100/500 trees: size vs cold start",
              needs=(ColdStartable, ModelSwappable), steps=lambda o: len(o.sweep_trees)),
+    Scenario("memory-sweep", memory_sweep.run, ("lambda",), ANYWHERE,
+             "power tuning: cold starts, durations and memory used at each memory size",
+             needs=(ColdStartable, MemoryConfigurable), steps=lambda o: len(o.sweep_memory_mb)),
     Scenario("keep-alive", keep_alive.run, ("lambda",), ("measured-aws",),
              "idle gaps of 1-60 min: when are environments reclaimed (AWS only, hours)",
              steps=lambda o: len(o.keep_alive_gaps_min)),
 )}
-DEFAULT_ORDER = ("cold-start", "warm", "burst", "rate", "saturation", "limits", "model-size")
+DEFAULT_ORDER = ("cold-start", "warm", "burst", "rate", "saturation", "limits", "model-size", "memory-sweep")
 
 
 def applicable(name: str, target: Target) -> bool:
