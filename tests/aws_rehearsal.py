@@ -23,6 +23,7 @@ import json
 import threading
 import time
 import urllib.request
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,7 @@ from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.runner import EmulatorThread, new_event_loop
 
 REGION = "us-east-1"
-FUNCTION = "twinservefunction-predict"
 ALIAS = "live"
-LOG_GROUP = f"/aws/lambda/{FUNCTION}"
 DROPPED_PREFIX = "x-emulator-"  # headers API Gateway would never send
 
 
@@ -51,6 +50,7 @@ class Rehearsal:
     log_delay_s: float = 1.0
     memory_mb: int = 1024
     stack: str = "TwinserveFunction"
+    function: str = "twinservefunction-predict"
     emulators: dict[str, EmulatorThread] = field(default_factory=dict)
     invoked_versions: list[str] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop = field(default_factory=new_event_loop)
@@ -60,6 +60,10 @@ class Rehearsal:
     _held: list[tuple[float, str, str]] = field(default_factory=list)  # (due, version, line)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function}"
 
     def __enter__(self) -> Rehearsal:
         self.lam = boto3.client("lambda", region_name=REGION)
@@ -90,19 +94,21 @@ class Rehearsal:
     # --- the control plane, as `cdk deploy` would leave it ------------------------------------
     def _create_function(self) -> None:
         iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="twinserve-predict", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        # IAM is global in moto and may outlive one mock: a name of its own per rehearsal.
+        role = iam.create_role(RoleName=f"twinserve-predict-{uuid.uuid4().hex[:8]}",
+                               AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as zf:  # moto keeps the code; the emulator runs the real package
             zf.writestr("placeholder.py", "")
-        self.lam.create_function(FunctionName=FUNCTION, Runtime="python3.12", Role=role, Handler=self.handler,
+        self.lam.create_function(FunctionName=self.function, Runtime="python3.12", Role=role, Handler=self.handler,
                                  Code={"ZipFile": code.getvalue()}, MemorySize=self.memory_mb, Timeout=10,
                                  Environment={"Variables": {"MODEL_RUNTIME": "onnx"}})
-        version = self.lam.publish_version(FunctionName=FUNCTION)["Version"]
-        self.lam.create_alias(FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=version)
-        self.logs.create_log_group(logGroupName=LOG_GROUP)
+        version = self.lam.publish_version(FunctionName=self.function)["Version"]
+        self.lam.create_alias(FunctionName=self.function, Name=ALIAS, FunctionVersion=version)
+        self.logs.create_log_group(logGroupName=self.log_group)
 
     def _create_stack(self, api_url: str) -> None:
-        outputs = {"ApiUrl": api_url, "FunctionName": FUNCTION, "AliasName": ALIAS, "LogGroupName": LOG_GROUP}
+        outputs = {"ApiUrl": api_url, "FunctionName": self.function, "AliasName": ALIAS, "LogGroupName": self.log_group}
         template = {"Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
                     "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
         boto3.client("cloudformation", region_name=REGION).create_stack(StackName=self.stack,
@@ -111,19 +117,19 @@ class Rehearsal:
     # --- API Gateway: invoke what the alias points at -----------------------------------------
     def _emulator_for(self, version: str) -> EmulatorThread:
         if version not in self.emulators:
-            config = self.lam.get_function_configuration(FunctionName=FUNCTION, Qualifier=version)
+            config = self.lam.get_function_configuration(FunctionName=self.function, Qualifier=version)
             variables = dict(config.get("Environment", {}).get("Variables", {}))
             emulator = EmulatorThread(FunctionConfig(
-                package=self.package, handler=self.handler, function_name=FUNCTION,
+                package=self.package, handler=self.handler, function_name=self.function,
                 memory_mb=int(config["MemorySize"]), timeout_s=float(config["Timeout"]), environment=variables))
             emulator.__enter__()
             self.emulators[version] = emulator
             self._shipped[version] = 0
-            self.logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=f"[{version}]")
+            self.logs.create_log_stream(logGroupName=self.log_group, logStreamName=f"[{version}]")
         return self.emulators[version]
 
     async def _handle(self, req: Request) -> Response:
-        version = self.lam.get_alias(FunctionName=FUNCTION, Name=ALIAS)["FunctionVersion"]
+        version = self.lam.get_alias(FunctionName=self.function, Name=ALIAS)["FunctionVersion"]
         self.invoked_versions.append(version)
         emulator = self._emulator_for(version)
         client = self._clients.setdefault(version, Client("127.0.0.1", emulator.emulator.port, timeout_s=60))
@@ -152,13 +158,13 @@ class Rehearsal:
             for version in sorted({v for _, v, _ in due}):
                 events = [{"timestamp": int((d - self.log_delay_s) * 1000), "message": line}
                           for d, v, line in due if v == version]
-                self.logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=f"[{version}]", logEvents=events)
+                self.logs.put_log_events(logGroupName=self.log_group, logStreamName=f"[{version}]", logEvents=events)
 
     def published_versions(self) -> set[str]:
-        return {v["Version"] for v in self.lam.list_versions_by_function(FunctionName=FUNCTION)["Versions"]}
+        return {v["Version"] for v in self.lam.list_versions_by_function(FunctionName=self.function)["Versions"]}
 
     def alias_version(self) -> str:
-        return str(self.lam.get_alias(FunctionName=FUNCTION, Name=ALIAS)["FunctionVersion"])
+        return str(self.lam.get_alias(FunctionName=self.function, Name=ALIAS)["FunctionVersion"])
 
 
 def rehearsal_env() -> dict[str, Any]:

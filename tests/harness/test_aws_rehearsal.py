@@ -101,11 +101,12 @@ def rehearsed_sweep(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPat
     with pytest.MonkeyPatch.context() as mp:
         for key, value in rehearsal_env().items():
             mp.setenv(key, value)
-        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"]) as aws:
+        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"], stack="SweepFunction",
+                                   function="sweep-predict") as aws:
             deployed = aws.alias_version()
-            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--scenario", "memory-sweep", "--quick",
-                                              "--out", str(out)])
-            latest = aws.lam.get_function_configuration(FunctionName="twinservefunction-predict")
+            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--function-stack", "SweepFunction",
+                                              "--scenario", "memory-sweep", "--quick", "--out", str(out)])
+            latest = aws.lam.get_function_configuration(FunctionName="sweep-predict")
             memory_per_version = {v: e.service.config.memory_mb for v, e in aws.emulators.items()}
             yield {"result": result, "out": out, "deployed": deployed, "alias_after": aws.alias_version(),
                    "latest_memory": latest["MemorySize"], "memory_per_version": memory_per_version}

@@ -75,9 +75,11 @@ def slow_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def cpu_bound(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A fixed amount of pure-Python work (no I/O, one thread): its duration follows the CPU share."""
+    """A fixed amount of pure-Python work (no I/O, one thread), about 0.6 s of one core here: long
+    enough to span many 100 ms CFS periods, so its duration follows the CPU share rather than where
+    in a period it happened to start (a 30 ms job at 512 MB can take 1 to 3.5 periods)."""
     total = 0
-    for i in range(int(os.environ.get("CPU_WORK_ITERATIONS", "2000000"))):
+    for i in range(int(os.environ.get("CPU_WORK_ITERATIONS", "6000000"))):
         total += i * i
     return _http({"total": total % 1000})
 

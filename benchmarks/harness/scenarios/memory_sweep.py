@@ -27,7 +27,11 @@ def _failure(rec: Record) -> str | None:
     return f"HTTP {rec.status}" + (f" ({rec.error})" if rec.error else "")
 
 
-def _figures(cold: list[Record], warm: list[Record]) -> dict[str, Any]:
+def _figures(records: list[Record]) -> dict[str, Any]:
+    """A size's figures: every request counts, as cold (a new environment, by the front door's or the
+    REPORT line's word) or warm; durations and billing from the warm ones, INIT from the cold ones."""
+    cold = [r for r in records if r.cold]
+    warm = [r for r in records if not r.cold]
     durations = [r.server["report_duration_ms"] for r in warm if "report_duration_ms" in r.server and r.status == 200]
     billed = [r.server["billed_duration_ms"] for r in warm if "billed_duration_ms" in r.server and r.status == 200]
     inits = [v for v in (r.server.get("init_ms") or r.server.get("report_init_ms") or r.server.get("report_restore_ms")
@@ -58,12 +62,10 @@ def run(ctx: Context) -> dict[str, Any]:
                 if i:
                     ctx.force_cold()
                 ctx.send(step=memory_mb)
-            cold = ctx.records[start:]
             for _ in range(ctx.options.sweep_warm_requests):
                 ctx.send(step=memory_mb)
-            warm = ctx.records[start + len(cold):]
             ctx.join_reports(ctx.records[start:])
-            by_memory[str(memory_mb)] = {**_figures(cold, [r for r in warm if r.cold is not True]), **cpu}
+            by_memory[str(memory_mb)] = {**_figures(ctx.records[start:]), **cpu}
             ctx.progress(1)
     finally:
         target.reset_memory()
