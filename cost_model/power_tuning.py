@@ -148,7 +148,7 @@ def recommend(prices: PriceBook, sizes: Sequence[SizeFigures], *, strategy: Stra
 
     picks: dict[Strategy, Callable[[], tuple[SizeRow | None, str]]] = {
         "cheapest": lambda: _pick(ok, key=lambda r: (cost(r), speed(r)),
-                                  why=lambda r: f"lowest modeled cost per invocation ({_usd(cost(r))} on {arch})"),
+                                  why=lambda r: f"lowest modeled cost ({_usd(cost(r))} on {arch})"),
         "fastest": lambda: _pick(ok, key=lambda r: (speed(r), cost(r)),
                                  why=lambda r: f"lowest measured duration p50 ({speed(r):.1f} ms)"),
         "balanced": lambda: _balanced(ok, cost, speed, balanced_weight),
@@ -185,11 +185,11 @@ def _slo(rows: list[SizeRow], cost: Callable[[SizeRow], float], slo_p99_ms: floa
         return None, f"no size meets p99 ≤ {slo_p99_ms:g} ms with {cold_fraction:.2%} cold starts{closest}"
     chosen = min(meeting, key=lambda r: (cost(r), r.size.memory_mb))
     return chosen, (f"cheapest size whose p99 with {cold_fraction:.2%} cold starts ({chosen.p99_with_cold_ms:.1f} ms)"
-                    f" meets the {slo_p99_ms:g} ms SLO, at {_usd(cost(chosen))} per invocation on {arch}")
+                    f" meets the {slo_p99_ms:g} ms SLO, at {_usd(cost(chosen))} on {arch}")
 
 
 def _usd(value: float) -> str:
-    return f"${value * 1e6:,.2f} per million"
+    return f"${value * 1e6:,.2f} per million invocations"
 
 
 def sizes_from_findings(findings: dict[str, Any]) -> list[SizeFigures]:

@@ -31,11 +31,13 @@ def run_dir(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory
 
     package = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx", root=tmp_path_factory.mktemp("lam"))
     out = tmp_path_factory.mktemp("results") / "report-run"
-    options = Options(cold_starts=2, warm_requests=30, burst_size=3, limit_batches=(1, 8000), sweep_trees=(10,))
+    options = Options(cold_starts=2, warm_requests=30, burst_size=3, limit_batches=(1, 8000), sweep_trees=(10,),
+                      sweep_memory_mb=(512, 1769), sweep_cold_starts=1, sweep_warm_requests=5)
     example = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()
     targets = [LocalLambdaTarget(package=package, runtime="onnx", repackage=copy_package_with_model),
                LocalContainerTarget(bundle=logreg_bundle.bundle_dir)]
-    run_bench(targets, ["cold-start", "warm", "limits", "model-size"], out, options=options, example=example)
+    run_bench(targets, ["cold-start", "warm", "limits", "model-size", "memory-sweep"], out, options=options,
+              example=example)
     result = CliRunner().invoke(app, ["report", str(out), "--peak-rps", "5"])
     assert result.exit_code == 0, result.output
     return out
@@ -57,6 +59,16 @@ def test_report_files_and_verdict(run_dir: Path) -> None:
         assert any(w in heading for w in ("modeled", "measured", "came from")), heading
     data = json.loads((run_dir / "cost.json").read_text())
     assert data["sweep"]["source"] == "modeled" and data["sweep"]["break_even_rps"]
+
+
+def test_power_tuning_chart_table_and_verdict(run_dir: Path) -> None:
+    md = (run_dir / "report.md").read_text()
+    assert (run_dir / "report-memory.png").stat().st_size > 10_000
+    assert "## Power tuning — durations measured here" in md
+    verdict = re.search(r"^- Lambda memory: (\d+) MB — (.+)$", md, flags=re.M)
+    assert verdict and int(verdict.group(1)) in (512, 1769), md[:2000]
+    table = md.split("## Power tuning")[1].split("\n## ")[0]
+    assert table.count("\n| 512") + table.count("\n| 1769") == 2 and "✔" in table
 
 
 def test_inputs_are_measured_ones_with_their_provenance(run_dir: Path) -> None:

@@ -99,6 +99,8 @@ def memory_sweep(rows: list[dict[str, Any]], source: str) -> bytes:
             ax.annotate(f"{r['memory_mb']} MB failed: {', '.join(r['failures'])}", (r["memory_mb"], 0),
                         rotation=90, va="bottom", ha="right", fontsize=7, color="tab:red")
     ax.set_xscale("log", base=2)
+    ax.set_xticks([r["memory_mb"] for r in rows], [str(r["memory_mb"]) for r in rows])
+    ax.minorticks_off()
     ax.set_xlabel("memory size (MB, log scale)")
     ax.set_ylabel("duration p50 (ms)", color="tab:blue")
     cost = ax.twinx()
