@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         # built from the loaded model's input schema.
         if app.openapi_schema is None:
             spec = default_openapi()
-            spec["paths"]["/predict"] = {"post": predict_operation(predictor)}
+            spec["paths"]["/predict"] = {"post": predict_operation(predictor, settings.max_body_bytes)}
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from prediction_core import MAX_INSTANCES, Predictor
+from prediction_core.contract import DEFAULT_MAX_BODY_BYTES
 
 _TYPES = {"number": "number", "integer": "integer", "string": "string"}
 
@@ -32,7 +33,7 @@ def instance_schema(predictor: Predictor) -> dict[str, Any]:
             "additionalProperties": False}
 
 
-def predict_operation(predictor: Predictor) -> dict[str, Any]:
+def predict_operation(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
     """`openapi_extra` for POST /predict: the request body and every documented response."""
     prediction = {"type": "object", "required": ["label", "probabilities"], "properties": {
         "label": {"type": "string", "enum": predictor.classes},
@@ -44,7 +45,13 @@ def predict_operation(predictor: Predictor) -> dict[str, Any]:
     return {
         "summary": "Predict",
         "operationId": "predict",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        # Two limits apply: at most MAX_INSTANCES rows, and a body of at most the payload limit
+        # (Lambda's 6 MB, which every door applies). For wide rows the body limit comes first, so
+        # both are stated; a generated client can check the second with x-max-body-bytes.
+        "requestBody": {"required": True, "x-max-body-bytes": max_body_bytes,
+                        "description": f"At most {MAX_INSTANCES:,} instances and at most {max_body_bytes:,} bytes "
+                                       "of body (413 past it), whichever comes first.",
+                        "content": {"application/json": {"schema": {
             "type": "object", "required": ["instances"], "additionalProperties": False,
             "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": MAX_INSTANCES,
                                          "items": instance_schema(predictor)}}}}}},

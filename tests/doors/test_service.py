@@ -52,6 +52,10 @@ def test_openapi_documents_the_real_features(text_service: LiveService) -> None:
     item = body["properties"]["instances"]["items"]
     assert item["properties"] == {"text": {"type": "string", "maxLength": 5000}}
     assert body["properties"]["instances"]["maxItems"] == MAX_INSTANCES
+    # The second limit a schema-valid request can hit: the body size, stated beside the row limit.
+    request_body = spec["paths"]["/predict"]["post"]["requestBody"]
+    assert request_body["x-max-body-bytes"] == 6 * 1024 * 1024
+    assert "at most 6,291,456 bytes of body" in request_body["description"]
     assert {"200", "400", "413", "415", "422"} <= set(spec["paths"]["/predict"]["post"]["responses"])
 
 

@@ -260,3 +260,27 @@ def test_freezing_an_environment_does_not_signal_the_emulator_but_its_exit_still
         child.kill()
         child.wait(10)
         signal.signal(signal.SIGCHLD, previous)
+
+
+def test_a_log_line_over_64_kib_keeps_the_environments_logs_flowing() -> None:
+    with emulator("long_line") as emu:
+        first = post(emu)
+        second = post(emu)
+        assert (first[0], second[0]) == (200, 200)
+        assert second[1]["x-emulator-cold"] == "false"  # the same environment served both
+        lines = list(emu.service.logs.lines)
+        assert sum(1 for line in lines if line == "L" * 100 * 1024) == 2
+        for headers in (first[1], second[1]):
+            rid = headers["x-emulator-request-id"]
+            assert f"after the long line {rid}" in lines  # the ordinary line after it was not lost
+            assert any(line.startswith(f"REPORT RequestId: {rid}") for line in lines)
+
+
+def test_the_log_cursor_must_be_a_number() -> None:
+    with emulator("hello") as emu:
+        conn = http.client.HTTPConnection("127.0.0.1", emu.emulator.port, timeout=10)
+        conn.request("GET", "/_emulator/logs?after=abc")
+        response = conn.getresponse()
+        assert response.status == 400
+        assert json.loads(response.read()) == {"message": "after must be a line number (0 or more), got 'abc'"}
+        conn.close()

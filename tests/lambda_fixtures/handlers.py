@@ -87,3 +87,10 @@ def cpu_bound(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def hog_200(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Holds 200 MB: fits in 512 MB, not in 128 MB."""
     return hog({"mb": 200}, context)
+
+
+def long_line(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One log line of 100 KiB (over asyncio's 64 KiB readline limit), then an ordinary one."""
+    print("L" * 100 * 1024)
+    print(f"after the long line {context.aws_request_id}")
+    return _http({"ok": True})

@@ -18,6 +18,7 @@ from twinserve.emulator.exceptions import InitError
 from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
+OUTPUT_CHUNK_BYTES = 64 * 1024
 API = "/2018-06-01/runtime"
 NEXT = f"{API}/invocation/next"
 JSON = {"content-type": "application/json"}
@@ -176,16 +177,27 @@ class ExecutionEnvironment:
         raise TimeoutError
 
     async def _read_output(self) -> None:
+        """The runtime's output, line by line, whatever a line's length: read in chunks (a readline
+        with asyncio's 64 KiB limit would end this reader on the first longer line, and with it
+        the environment's logs and metrics)."""
         assert self.proc is not None and self.proc.stdout is not None
+        pending = b""
         while True:
-            line = await self.proc.stdout.readline()
-            if not line:
+            chunk = await self.proc.stdout.read(OUTPUT_CHUNK_BYTES)
+            if not chunk:
+                if pending:
+                    self._line(pending)
                 return
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            if text.startswith('{"_aws"'):
-                with contextlib.suppress(ValueError):
-                    self.metric_lines.append(json.loads(text))
-            self.log(text)
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._line(line)
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace")
+        if text.startswith('{"_aws"'):
+            with contextlib.suppress(ValueError):
+                self.metric_lines.append(json.loads(text))
+        self.log(text)
 
     def deliver(self, inv: Invocation) -> None:
         self.pending = inv

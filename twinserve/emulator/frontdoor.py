@@ -57,8 +57,10 @@ class FrontDoor:
     async def _admin(self, req: Request) -> Response:
         service = self.service
         if req.method == "GET" and req.path == ADMIN_PREFIX + "logs":
-            after = int(dict(p.partition("=")[::2] for p in req.query.split("&") if p).get("after", "0") or 0)
-            lines, cursor = service.logs.since(after)
+            raw = dict(p.partition("=")[::2] for p in req.query.split("&") if p).get("after", "0") or "0"
+            if not raw.isdigit():
+                return _json(400, {"message": f"after must be a line number (0 or more), got {raw[:40]!r}"})
+            lines, cursor = service.logs.since(int(raw))
             return _json(200, {"next": cursor, "lines": lines})
         if req.method == "GET" and req.path == ADMIN_PREFIX + "info":
             return _json(200, {**service.describe(), "counters": dict(service.counters),
