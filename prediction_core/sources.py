@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,15 +53,45 @@ def fetch_s3_bundle(uri: str, dest_root: Path, client: S3Client, *, runtime: str
         raise BundleError(f"s3://{bucket}/{key} is not a twinserve manifest ({exc})") from exc
     wanted = RUNTIME_FILES.get(runtime)
     for name in files:
-        if name != wanted or (dest / name).is_file():
+        if name != wanted:
             continue
+        expected = _expected_sha256(files, name)
+        if (dest / name).is_file() and _sha256_file(dest / name) == expected:
+            continue  # already here, and whole
         file_key = f"{prefix}/{name}" if prefix else name
-        try:
-            client.download_file(bucket, file_key, str(dest / name))
-        except Exception as exc:
-            raise BundleError(f"cannot download s3://{bucket}/{file_key}: {exc}") from exc
+        # Downloaded under a temporary name, checked, then renamed: a partial or bad download never
+        # sits under the real name, where every later start in this environment would trust it.
+        # A mismatch is fetched once more (the object may have been repaired meanwhile); a
+        # second mismatch is left for `load` to refuse, naming the file.
+        for _attempt in range(2):
+            _download_checked(client, bucket, file_key, dest / name)
+            if _sha256_file(dest / name) == expected:
+                break
     (dest / MANIFEST_NAME).write_bytes(manifest_bytes)
     return dest
+
+
+def _expected_sha256(files: Any, name: str) -> str | None:
+    entry = files.get(name) if isinstance(files, dict) else None
+    return entry.get("sha256") if isinstance(entry, dict) else None
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_checked(client: S3Client, bucket: str, key: str, target: Path) -> None:
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        client.download_file(bucket, key, str(partial))
+        os.replace(partial, target)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        raise BundleError(f"cannot download s3://{bucket}/{key}: {exc}") from exc
 
 
 def load_configured(*, bundle: Path | str | None, model_uri: str | None, runtime: str,

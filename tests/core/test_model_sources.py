@@ -68,3 +68,47 @@ def test_native_handler_loads_from_model_uri(s3: object, logreg_bundle: TrainRes
     body = json.dumps({"instances": [handler.PREDICTOR.schema.example_instance()]}).encode()
     status, _, data = door.send(Request("s3", "POST", "/predict", body))
     assert status == 200 and data["model"]["version"] == logreg_bundle.manifest["version"]
+
+
+def test_a_repaired_object_is_fetched_on_the_next_start(s3: object, logreg_bundle: TrainResult,
+                                                        tmp_path: Path) -> None:
+    good = (logreg_bundle.bundle_dir / "model.onnx").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="models/logreg/model.onnx", Body=b"half a model")  # type: ignore[attr-defined]
+    uri = f"s3://{BUCKET}/models/logreg"
+    with pytest.raises(BundleIntegrityError, match=r"model\.onnx"):
+        load_configured(bundle=None, model_uri=uri, runtime="onnx", s3_client_factory=lambda: s3,
+                        download_dir=tmp_path)
+    s3.put_object(Bucket=BUCKET, Key="models/logreg/model.onnx", Body=good)  # type: ignore[attr-defined]
+    predictor = load_configured(bundle=None, model_uri=uri, runtime="onnx", s3_client_factory=lambda: s3,
+                                download_dir=tmp_path)  # same manifest, same cache folder: fetched again
+    assert predictor.version == logreg_bundle.manifest["version"]
+
+
+class FlakyS3:
+    """Serves a bad copy first, then the good one (an eventually consistent or repaired object)."""
+
+    def __init__(self, real: object, bad_times: int) -> None:
+        self.real, self.bad_times, self.downloads = real, bad_times, 0
+
+    def get_object(self, **kwargs: object) -> dict[str, object]:
+        return self.real.get_object(**kwargs)  # type: ignore[attr-defined, no-any-return]
+
+    def download_file(self, bucket: str, key: str, filename: str) -> None:
+        self.downloads += 1
+        if self.downloads <= self.bad_times:
+            Path(filename).write_bytes(b"corrupt")
+            return
+        self.real.download_file(bucket, key, filename)  # type: ignore[attr-defined]
+
+
+def test_a_bad_download_is_fetched_again_once_and_never_left_under_the_real_name(s3: object,
+                                                                                   tmp_path: Path) -> None:
+    flaky = FlakyS3(s3, bad_times=1)
+    dest = fetch_s3_bundle(f"s3://{BUCKET}/models/logreg", tmp_path, flaky, runtime="onnx")  # type: ignore[arg-type]
+    assert flaky.downloads == 2
+    assert sorted(p.name for p in dest.iterdir()) == ["manifest.json", "model.onnx"]  # no partial left
+    always_bad = FlakyS3(s3, bad_times=5)
+    with pytest.raises(BundleIntegrityError):
+        load_configured(bundle=None, model_uri=f"s3://{BUCKET}/models/logreg", runtime="onnx",
+                        s3_client_factory=lambda: always_bad, download_dir=tmp_path / "other")
+    assert always_bad.downloads == 2  # once more, not forever
