@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler import ALBResolver, APIGatewayHttpResol
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, ProxyEventType  # noqa: E402
 from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 
+from functions import events  # noqa: E402
 from prediction_core import contract  # noqa: E402
 from prediction_core.sources import load_configured  # noqa: E402
 
@@ -82,10 +83,13 @@ def _raw_body(event: Any) -> bytes | None:
 
 
 def _header(event: Any, name: str) -> str | None:
+    if not isinstance(event, dict):
+        return None
     for source in (event.get("headers"), event.get("multiValueHeaders")):
-        for key, value in (source or {}).items():
-            if key.lower() == name:
-                return value[0] if isinstance(value, list) else value
+        for key, value in (source if isinstance(source, dict) else {}).items():
+            if isinstance(key, str) and key.lower() == name:
+                value = value[0] if isinstance(value, list) and value else value
+                return value if isinstance(value, str) else None
     return None
 
 
@@ -134,7 +138,8 @@ def _register_routes(app: ApiGatewayResolver) -> ApiGatewayResolver:
 
     @app.exception_handler(Exception)
     def unexpected(_: Exception) -> Response:
-        return _respond(contract.internal_error(request_id()), request_id())
+        rid = request_id()  # once: the handler for an error must not fail the same way again
+        return _respond(contract.internal_error(rid), rid)
 
     return app
 
@@ -166,11 +171,11 @@ def _publish_init_metrics() -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _publish_init_metrics()
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    for _, (infer, app) in EVENT_SOURCES:
-        if infer(event):
-            return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes
-    logger.warning("unsupported event", extra={"keys": sorted(event)[:20]})
-    body = contract.error_body("unsupported_event", "this function answers API Gateway (HTTP API v2, REST API "
-                                                    "v1) and ALB events; invoke it through one of them")
-    return {"statusCode": 400, "headers": {"content-type": "application/json"},
-            "body": contract.HttpResult(400, body).encoded().decode()}
+    problem = events.shape_problem(event)
+    if problem is None:
+        for _, (infer, app) in EVENT_SOURCES:
+            if infer(event):
+                return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes
+        problem = "no event source accepted it"
+    logger.warning("unsupported event", extra={"problem": problem})
+    return events.unsupported(problem)

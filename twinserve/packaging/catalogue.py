@@ -30,8 +30,9 @@ FORMATS: tuple[PackageFormat, ...] = ("zip", "image")
 
 # Project code each door needs, relative to the repository root (training modules stay out).
 DOOR_CODE: dict[Door, list[str]] = {
-    "native": ["prediction_core", "functions/__init__.py", "functions/predict"],
-    "asgi": ["prediction_core", "container_service", "functions/__init__.py", "functions/asgi"],
+    "native": ["prediction_core", "functions/__init__.py", "functions/events.py", "functions/predict"],
+    "asgi": ["prediction_core", "container_service", "functions/__init__.py", "functions/events.py",
+             "functions/asgi"],
     "service": ["prediction_core", "container_service"],
 }
 DOOR_HANDLERS: dict[LambdaDoor, str] = {"native": "functions.predict.handler.handler",
