@@ -68,7 +68,40 @@ def read_manifest(bundle_dir: Path | str) -> dict[str, Any]:
     for key in ("name", "version", "classes", "input_schema", "files"):
         if key not in manifest:
             raise BundleError(f"{path}: required key {key!r} is missing")
+    _check_shape(manifest, path)
     return manifest
+
+
+def _check_shape(manifest: dict[str, Any], path: Path) -> None:
+    """The manifest is the root of trust: every file it names must be a plain name inside the bundle,
+    with a SHA-256 and a size, and it must offer at least one runtime's artifact."""
+    classes = manifest["classes"]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise BundleError(f"{path}: classes must be a list of strings, got {json.dumps(classes)[:60]}")
+    files = manifest["files"]
+    if not isinstance(files, dict):
+        raise BundleError(f"{path}: files must be an object of file name -> {{sha256, bytes}}")
+    for name, entry in files.items():
+        if not _plain_name(name):
+            raise BundleIntegrityError(f"{path}: file name {name!r} is not a plain file name inside the bundle "
+                                       "(no directories, no '..', no absolute paths)", file=str(name))
+        if not isinstance(entry, dict) or not _is_sha256(entry.get("sha256")):
+            raise BundleIntegrityError(f"{path}: {name} has no valid sha256 (64 hex digits)", file=name)
+        size = entry.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise BundleIntegrityError(f"{path}: {name} has no valid size in bytes", file=name)
+    if not any(artifact in files for artifact in RUNTIME_FILES.values()):
+        raise BundleError(f"{path}: lists no model artifact ({' or '.join(RUNTIME_FILES.values())}): "
+                          "nothing a runtime could load")
+
+
+def _plain_name(name: Any) -> bool:
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name and not name.startswith("."))
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def manifest_schema(manifest: dict[str, Any]) -> InputSchema:
@@ -87,6 +120,15 @@ def verify_file(bundle_dir: Path, manifest: dict[str, Any], name: str) -> bytes:
     path = bundle_dir / name
     if not path.is_file():
         raise BundleIntegrityError(f"{name}: listed in {MANIFEST_NAME} but missing from {bundle_dir}", file=name)
+    # Contained: a link that leads out of the bundle is refused before anything is read through it.
+    if not path.resolve().is_relative_to(bundle_dir.resolve()):
+        raise BundleIntegrityError(f"{name}: leads outside the bundle ({bundle_dir}); it is not read", file=name)
+    # Sized: the manifest's size is checked before the file is read, so a huge or swapped file is
+    # refused without reading it into memory.
+    actual_bytes = path.stat().st_size
+    if actual_bytes != entry["bytes"]:
+        raise BundleIntegrityError(f"{name}: {actual_bytes:,} bytes, but the manifest says {entry['bytes']:,}; "
+                                   "it is not read", file=name)
     data = path.read_bytes()
     actual = sha256_bytes(data)
     if actual != entry["sha256"]:
