@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code in (404, 405):
-            result = contract.handle_unmatched(request.method, request.url.path)
+            # scope["path"], not request.url: building the URL parses the Host header (`Host: [` raised).
+            result = contract.handle_unmatched(request.method, request.scope["path"])
         else:
             result = contract.error_result(exc.status_code, "http_error", str(exc.detail))
         return respond(result, request_id(request))

@@ -5,6 +5,8 @@ headers that are not an object, a method that is not a string…) gets the contr
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from prediction_core import contract
@@ -57,6 +59,63 @@ def shape_problem(event: Any) -> str | None:
     if body is not None and not isinstance(body, str):
         return "body is not a string"
     return None
+
+
+def header(event: Any, name: str) -> str | None:
+    """A header's (first) value by lower-case name, from headers or multiValueHeaders; None when
+    absent or not a string."""
+    if not isinstance(event, dict):
+        return None
+    for source in (event.get("headers"), event.get("multiValueHeaders")):
+        for key, value in (source if isinstance(source, dict) else {}).items():
+            if isinstance(key, str) and key.lower() == name:
+                value = value[0] if isinstance(value, list) and value else value
+                return value if isinstance(value, str) else None
+    return None
+
+
+def base64_problem(event: dict[str, Any]) -> str | None:
+    """Why a body flagged isBase64Encoded cannot be decoded, or None."""
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or body is None:
+        return None
+    try:
+        base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def malformed_base64(problem: str, request_id: str) -> dict[str, Any]:
+    """The 400 both doors answer, before routing, to a body that says base64 and is not."""
+    result = contract.error_result(400, "malformed_body", f"body is not valid base64: {problem}")
+    return {"statusCode": 400, "headers": {"content-type": "application/json", contract.REQUEST_ID_HEADER: request_id},
+            "body": result.encoded().decode()}
+
+
+def for_asgi(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with the headers Mangum turns into the ASGI server tuple made safe: a Host whose
+    port is not a number (`a:b`) keeps its name, a non-numeric x-forwarded-port is dropped. The
+    native door never reads either; Mangum would raise on them (int('b'))."""
+    fixed = dict(event)
+    for key, lists in (("headers", False), ("multiValueHeaders", True)):
+        headers = event.get(key)
+        if not isinstance(headers, dict):
+            continue
+        clean = {}
+        for name, value in headers.items():
+            first = value[0] if lists and isinstance(value, list) and value else value
+            lower = name.lower()
+            if lower == "x-forwarded-port" and not (isinstance(first, str) and first.isdigit()):
+                continue
+            if lower == "host" and isinstance(first, str) and ":" in first:
+                host, _, port = first.rpartition(":")
+                if not port.isdigit() or ":" in host:
+                    first = first.split(":", 1)[0]
+                    value = [first] if lists else first
+            clean[name] = value
+        fixed[key] = clean
+    return fixed
 
 
 def unsupported(problem: str) -> dict[str, Any]:

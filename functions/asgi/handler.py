@@ -15,6 +15,7 @@ from mangum import Mangum
 from container_service.main import build_asgi
 from container_service.settings import Settings
 from functions import events
+from prediction_core import contract
 
 _DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "model"
 settings = Settings(bundle=Path(os.environ.get("MODEL_BUNDLE", _DEFAULT_BUNDLE)))
@@ -28,4 +29,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     problem = events.shape_problem(event)
     if problem is not None:
         return events.unsupported(problem)
-    return _mangum(event, context)
+    bad_base64 = events.base64_problem(event)
+    if bad_base64 is not None:
+        rid = contract.new_request_id(events.header(event, contract.REQUEST_ID_HEADER)
+                                      or getattr(context, "aws_request_id", None))
+        return events.malformed_base64(bad_base64, rid)
+    return _mangum(events.for_asgi(event), context)

@@ -12,7 +12,6 @@ import time
 _INIT_START = time.perf_counter()  # before the heavy imports: the INIT anatomy starts here
 
 import base64  # noqa: E402 - the timer above must run first
-import binascii  # noqa: E402
 import os  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -66,31 +65,16 @@ logger.append_keys(model_name=PREDICTOR.name, model_version=PREDICTOR.version, m
 _first_invocation = True
 
 
-class InvalidBase64Error(ValueError):
-    """An event said isBase64Encoded but its body is not base64."""
-
-
 def _raw_body(event: Any) -> bytes | None:
     body = event.get("body")
     if body is None:
         return None
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidBase64Error(str(exc)) from exc
+    if event.get("isBase64Encoded"):  # checked before routing (events.base64_problem)
+        return base64.b64decode(body, validate=True)
     return body.encode("utf-8") if isinstance(body, str) else body
 
 
-def _header(event: Any, name: str) -> str | None:
-    if not isinstance(event, dict):
-        return None
-    for source in (event.get("headers"), event.get("multiValueHeaders")):
-        for key, value in (source if isinstance(source, dict) else {}).items():
-            if isinstance(key, str) and key.lower() == name:
-                value = value[0] if isinstance(value, list) and value else value
-                return value if isinstance(value, str) else None
-    return None
+_header = events.header
 
 
 def _respond(result: contract.HttpResult, request_id: str) -> Response:
@@ -110,10 +94,7 @@ def _register_routes(app: ApiGatewayResolver) -> ApiGatewayResolver:
     def predict() -> Response:
         rid = request_id()
         event = app.current_event.raw_event
-        try:
-            body = _raw_body(event)
-        except InvalidBase64Error as exc:
-            return _respond(contract.error_result(400, "malformed_body", f"body is not valid base64: {exc}"), rid)
+        body = _raw_body(event)
         start = time.perf_counter()
         result = contract.handle_predict(PREDICTOR, body=body, content_type=_header(event, "content-type"),
                                          request_id=rid, max_body_bytes=MAX_BODY_BYTES)
@@ -173,6 +154,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     problem = events.shape_problem(event)
     if problem is None:
+        bad_base64 = events.base64_problem(event)
+        if bad_base64 is not None:
+            rid = contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
+            return events.malformed_base64(bad_base64, rid)
         for _, (infer, app) in EVENT_SOURCES:
             if infer(event):
                 return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes

@@ -63,3 +63,27 @@ def test_both_doors_answer_400_unsupported_event_alike(handlers: dict[str, Any],
 def test_well_formed_events_still_reach_the_routes(handlers: dict[str, Any]) -> None:
     for handler in handlers.values():
         assert handler(_v1(), FakeContext())["statusCode"] == 200
+
+
+def _alb(**headers: str) -> dict[str, Any]:
+    return make_event("alb", "GET", "/health", None, headers)
+
+
+GATEWAY_SHAPED = {
+    "base64 garbage on /predict": _v2(isBase64Encoded=True, body="%%% not base64 %%%"),
+    "base64 garbage on an unknown path": _v1(isBase64Encoded=True, body="@@@", path="/nope", httpMethod="POST"),
+    "Host a:b through an ALB": _alb(host="a:b"),
+    "a non-numeric x-forwarded-port through an ALB": _alb(**{"x-forwarded-port": "eighty"}),
+    "Host [ on an unknown path": make_event("http-api-v2", "GET", "/nope", None, {"host": "["}),
+    "Host with two colons": _alb(host="a:1:2"),
+}
+
+
+@pytest.mark.parametrize("name", list(GATEWAY_SHAPED))
+def test_gateway_shaped_events_get_the_same_answer_from_both_doors(handlers: dict[str, Any], name: str) -> None:
+    answers = {}
+    for door, handler in handlers.items():
+        response = handler(GATEWAY_SHAPED[name], FakeContext())
+        answers[door] = (response["statusCode"], json.loads(response["body"]))
+    assert answers["native"] == answers["asgi"], answers
+    assert answers["native"][0] < 500
