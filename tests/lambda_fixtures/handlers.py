@@ -94,3 +94,17 @@ def long_line(event: dict[str, Any], context: Any) -> dict[str, Any]:
     print("L" * 100 * 1024)
     print(f"after the long line {context.aws_request_id}")
     return _http({"ok": True})
+
+
+def fork_child(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Forks a child that outlives the invocation: in the runtime's process group, or in a session of
+    its own (setsid) when FORK_SESSION is set; with RUNTIME_EXITS the runtime then dies itself."""
+    pid = os.fork()
+    if pid == 0:
+        if os.environ.get("FORK_SESSION"):
+            os.setsid()
+        time.sleep(120)
+        os._exit(0)
+    if os.environ.get("RUNTIME_EXITS"):
+        os._exit(5)
+    return _http({"child": pid})

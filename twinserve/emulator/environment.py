@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twinserve.emulator import cleanup
 from twinserve.emulator.exceptions import InitError
 from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
@@ -70,6 +71,7 @@ class ExecutionEnvironment:
         # Called (synchronously) when the runtime comes back to /next after an invocation.
         self.on_next: Callable[[], None] | None = None
         self.metric_lines: list[dict[str, Any]] = []
+        self.leftovers: list[str] = []  # what destroy() could not remove (processes, cgroup directories)
 
     # --- Runtime API -------------------------------------------------------------------------
     def _runtime_api(self, req: Request) -> Response | Awaitable[Response]:
@@ -207,16 +209,17 @@ class ExecutionEnvironment:
             self.thaw()
 
     def freeze(self) -> None:
-        """SIGSTOP between invocations, as Lambda freezes idle environments."""
+        """SIGSTOP between invocations, as Lambda freezes idle environments: to the runtime's whole
+        process group, so a child it forked stops with it (one syscall, as for the runtime alone)."""
         if self.proc is not None and self.proc.returncode is None and not self.frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGSTOP)
                 self.frozen = True
 
     def thaw(self) -> None:
         if self.proc is not None and self.frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGCONT)
             self.frozen = False
 
     @property
@@ -228,12 +231,15 @@ class ExecutionEnvironment:
         return self.proc.pid if self.proc is not None else None
 
     async def destroy(self) -> None:
+        """Everything of this environment goes: the runtime's process group (whether or not the
+        runtime is still alive: children of a crashed or OOM-killed runtime outlive it), anything
+        that left the group (a child in its own session), found by its environment marker or in
+        the cgroup, then the cgroup itself. What could not be removed is kept in `leftovers`."""
         self.state = "dead"
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGCONT)
+        if self.proc is not None:
+            for sig in (signal.SIGKILL, signal.SIGCONT):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, sig)
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.proc.wait(), timeout=5)
@@ -247,4 +253,7 @@ class ExecutionEnvironment:
             self._next_waiter.cancel()
         if self.server is not None:
             await self.server.close()
+        left = cleanup.kill_all(lambda: sorted(set(cleanup.marked_pids(cleanup.ENV_VARIABLE, self.env_id))
+                                               | set(cleanup.cgroup_pids(self.sandbox.dirs))))
         self.sandbox.destroy()
+        self.leftovers = [f"pid {pid}" for pid in left] + [str(d) for d in self.sandbox.dirs if d.exists()]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from twinserve.emulator.cleanup import EMULATOR_VARIABLE, ENV_VARIABLE
 from twinserve.emulator.config import FunctionConfig
 from twinserve.emulator.environment import ExecutionEnvironment
 from twinserve.emulator.sandbox import Sandbox
@@ -53,7 +54,10 @@ class EnvironmentPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        await asyncio.gather(*(env.destroy() for env in list(self.envs.values())))
+        envs = list(self.envs.values())
+        await asyncio.gather(*(env.destroy() for env in envs))
+        for env in envs:
+            self._report_leftovers(env)
         self.envs.clear()
         self.idle.clear()
 
@@ -71,6 +75,7 @@ class EnvironmentPool:
                 self.envs.pop(env.env_id, None)
                 self._count("reaped")
                 await env.destroy()
+                self._report_leftovers(env)
 
     async def drop_idle(self) -> int:
         """Destroy every idle environment, so the next request is a cold start (forced cold)."""
@@ -104,7 +109,9 @@ class EnvironmentPool:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_REGION": cfg.region,
             "AWS_DEFAULT_REGION": cfg.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
-            "TWINSERVE_EMULATOR": self.emulator_id,  # lets tests find any process we leave behind
+            # Every process of this environment, and anything it starts, carries these: clean-up
+            # finds them by them (cleanup.py), and so do the tests.
+            EMULATOR_VARIABLE: self.emulator_id, ENV_VARIABLE: env_id,
             # Lambda hands the function its role's credentials; locally, whatever this shell has.
             **{k: os.environ[k] for k in CREDENTIAL_VARIABLES if k in os.environ},
             **cfg.environment,
@@ -149,6 +156,12 @@ class EnvironmentPool:
     async def discard(self, env: ExecutionEnvironment) -> None:
         self.envs.pop(env.env_id, None)
         await env.destroy()
+        self._report_leftovers(env)
+
+    def _report_leftovers(self, env: ExecutionEnvironment) -> None:
+        if env.leftovers:
+            self._count("cleanup_failures")
+            self._log(f"twinserve: environment {env.env_id} could not be cleaned up: {', '.join(env.leftovers)}", env)
 
     def release(self, env: ExecutionEnvironment) -> None:
         """Park the environment: idle (frozen) as soon as its runtime is back in /next."""

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 import uuid
@@ -34,6 +35,7 @@ from benchmarks.reportlog import (
     format_report,
     format_start,
 )
+from twinserve.emulator import cleanup
 from twinserve.emulator.config import SYNC_PAYLOAD_LIMIT_BYTES, FunctionConfig, InvokeOutcome
 from twinserve.emulator.environment import ExecutionEnvironment, Invocation
 from twinserve.emulator.exceptions import InitError
@@ -63,6 +65,7 @@ class LambdaService:
         self.counters = collections.Counter[str]()
         self.reports: dict[str, Report] = {}
         self.logs = LogSink(echo=config.echo, log_file=config.log_file)
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self.pool = EnvironmentPool(config, emulator_id=self.emulator_id, cgroup=self.cgroup,
                                     runtime_layer=build_runtime_layer(config.runtime_layer or default_layer_dir()),
                                     log=self._env_log, count=self._count)
@@ -74,10 +77,23 @@ class LambdaService:
         self.logs.log(line, env.pending.request_id if env.pending is not None else None)
 
     async def start(self) -> None:
+        self._watchdog = cleanup.start_watchdog(self.emulator_id)
         self.pool.start()
 
     async def close(self) -> None:
         await self.pool.close()
+        left_pids, left_dirs = cleanup.clean_emulator(self.emulator_id)  # anything the environments missed
+        if left_pids or left_dirs:
+            self.counters["cleanup_failures"] += 1
+            self.logs.log(f"twinserve: could not clean up processes {left_pids} and cgroups "
+                          f"{[str(d) for d in left_dirs]}")
+        if self._watchdog is not None:  # its pipe closes: it checks once more and exits
+            with contextlib.suppress(OSError):
+                assert self._watchdog.stdin is not None
+                self._watchdog.stdin.close()
+            with contextlib.suppress(Exception):
+                await asyncio.get_running_loop().run_in_executor(None, self._watchdog.wait, 10)
+            self._watchdog = None
         self.logs.close()
 
     def describe(self) -> dict[str, Any]:
