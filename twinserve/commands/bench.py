@@ -151,6 +151,13 @@ def bench(
     bad = [t for t in target if t not in TARGETS]
     if bad:
         raise fail(f"unknown target {bad[0]!r}; choose from {', '.join(TARGETS)}")
+    local = [t for t in target if t.startswith("local-")]
+    if local and not (bundle / "manifest.json").is_file():
+        raise fail(f"--bundle {bundle}: no model bundle there (needed by {', '.join(local)}); "
+                   f"run `twinserve train --out {bundle}`")
+    for item in variant or []:
+        if item.count("/") != 1:
+            raise fail(f"--variant {item!r} is not door/runtime, e.g. native/sklearn")
     options = Options.quick_defaults() if quick else Options()
     options.slo_p99_ms = slo_ms
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")

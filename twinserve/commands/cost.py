@@ -165,6 +165,10 @@ def cost_compare(
     from cost_model.from_results import inputs_from_results
     from cost_model.traffic import profile_rates, trace_rates
 
+    for flag, path, kind in (("--results", results, "summary.json"), ("--from-cdk", from_cdk, None),
+                             ("--trace", trace, None)):
+        if path is not None and not (path / kind if kind else path).exists():
+            raise fail(f"{flag} {path}: no {kind + ' in it' if kind else 'such file or folder'}")
     prices = _prices(region)
     inputs = inputs_from_results(results) if results else _default_inputs()
     if from_cdk:

@@ -53,8 +53,13 @@ def emulate(
 ) -> None:
     """Run a Lambda package locally on the real runtime client, with Lambda's execution model."""
     from twinserve.emulator.config import FunctionConfig
+    from twinserve.emulator.frontdoor import INTEGRATION_TIMEOUT_S
     from twinserve.emulator.runner import Emulator, new_event_loop
 
+    if event not in INTEGRATION_TIMEOUT_S:
+        raise fail(f"--event {event!r} is not one of {', '.join(INTEGRATION_TIMEOUT_S)}")
+    if log_file is not None and not log_file.parent.is_dir():
+        raise fail(f"--log-file {log_file}: its folder {log_file.parent} does not exist")
     code_dir, handler_name, report = resolve_package(package, handler)
     environment = {}
     for item in env or []:
@@ -73,7 +78,10 @@ def emulate(
     except ValueError as exc:
         raise fail(str(exc)) from None
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(_run(Emulator(config, host=host, port=port, event_format=event)))
+        try:
+            runner.run(_run(Emulator(config, host=host, port=port, event_format=event)))
+        except OSError as exc:  # the listening socket: address in use, not permitted, unknown host
+            raise fail(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
 def _table(emulator: object) -> Table:

@@ -79,13 +79,18 @@ def _read_input(value: str | None) -> Any:
         path = Path(value)
         if not path.is_file():
             raise fail(f"--input {value!r} is neither JSON nor an existing file")
-        text, where = path.read_text(), str(path)
+        try:
+            text, where = path.read_text(), str(path)
+        except UnicodeDecodeError:
+            raise fail(f"--input {value!r} is not UTF-8 text (a JSON body is)") from None
     if not text.strip():
         raise fail(f"{where} is empty; expected a JSON body like {{\"instances\": [...]}}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise fail(f"{where} is nested too deeply to be a request body") from None
 
 
 @user_errors

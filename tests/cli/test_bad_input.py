@@ -1,0 +1,128 @@
+"""Bad input never ends in a traceback (issue #20, item 10). The first test walks every command and
+every numeric option of the CLI from its own command tree, so a flag added later is covered too;
+the others are the cases a probe found."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from prediction_core.training import TrainResult
+from twinserve.bounds import BOUNDS
+from twinserve.cli import app
+
+runner = CliRunner()
+
+
+# Typer 0.29 builds its own command classes (not click's): walked by their attributes.
+def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if hasattr(command, "commands"):
+        return [leaf for name, sub in sorted(command.commands.items()) for leaf in _leaves(sub, (*path, name))]
+    return [(path, command)]
+
+
+def _annotation(param: Any) -> Any:
+    return getattr(getattr(param, "type_descriptor", None), "annotation", None)
+
+
+def _numeric(param: Any) -> bool:
+    return _annotation(param) in (int, float)
+
+
+def _valid(param: Any, tmp: Path) -> str:
+    if _numeric(param):
+        low = BOUNDS.get(param.name or "", (1, None, ""))[0]
+        return str(low if low is not None and low > 0 else 1)
+    if _annotation(param) in (Path, Path | None):
+        return str(tmp)
+    return "x"
+
+
+def _invocation(path: tuple[str, ...], command: Any, tmp: Path, flag: str, bad: str) -> list[str]:
+    args = list(path)
+    for param in command.params:
+        if param.param_type_name == "option" and param.required and param.opts[0] != flag:
+            args += [param.opts[0], _valid(param, tmp)]
+        elif param.param_type_name == "argument" and param.required:
+            args.append(_valid(param, tmp))
+    return [*args, flag, bad]
+
+
+CASES = [(path, param.opts[0], bad) for path, command in _leaves(typer.main.get_command(app))
+         for param in command.params if param.param_type_name == "option" and _numeric(param)
+         for bad in ("-5", "nan", "inf")]
+
+
+def test_the_walk_finds_the_options() -> None:
+    flags = {flag for _, flag, _ in CASES}
+    assert {"--memory-mb", "--port", "--requests", "--workers", "--cold-fraction", "--c", "--tasks"} <= flags
+    assert len({path for path, _, _ in CASES}) >= 10
+
+
+@pytest.mark.parametrize(("path", "flag", "bad"), CASES, ids=[f"{' '.join(p)} {f} {b}" for p, f, b in CASES])
+def test_every_numeric_option_refuses_bad_values_in_one_line(tmp_path: Path, path: tuple[str, ...], flag: str,
+                                                               bad: str) -> None:
+    command = dict(_leaves(typer.main.get_command(app)))[path]
+    result = runner.invoke(app, _invocation(path, command, tmp_path, flag, bad))
+    assert result.exit_code == 2, result.output
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
+    assert flag in result.output, result.output
+    if "Invalid value" not in result.output:  # ours, not click's own parse error
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+
+
+def _run(*args: str, stdin: str | None = None) -> Any:
+    return runner.invoke(app, list(args), input=stdin)
+
+
+def test_predict_input_that_is_binary_or_nested_too_deeply(logreg_bundle: TrainResult, tmp_path: Path) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path, message in ((binary, "is not UTF-8 text"), (deep, "nested too deeply")):
+        result = _run("predict", "--bundle", str(logreg_bundle.bundle_dir), "--input", str(path))
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_emulate_refuses_what_it_cannot_use(tmp_path: Path) -> None:
+    (tmp_path / "h.py").write_text("def handler(e, c):\n    return {}\n")
+    base = ["emulate", "--package", str(tmp_path), "--handler", "h.handler"]
+    bogus = _run(*base, "--event", "bogus")
+    assert bogus.exit_code == 2 and "--event 'bogus' is not one of http, rest" in bogus.output
+    folder = _run(*base, "--log-file", str(tmp_path / "nowhere" / "log.txt"))
+    assert folder.exit_code == 2 and "--log-file" in folder.output and "does not exist" in folder.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = _run(*base, "--port", str(taken.getsockname()[1]))
+    assert busy.exit_code == 2 and "cannot listen there" in busy.output and "Traceback" not in busy.output
+
+
+def test_bench_checks_the_bundle_before_starting_anything(tmp_path: Path) -> None:
+    result = _run("bench", "--target", "local-container", "--bundle", str(tmp_path / "none"), "--out",
+                  str(tmp_path / "r"))
+    assert result.exit_code == 2 and "--bundle" in result.output and "twinserve train" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_cost_compare_names_the_missing_path(tmp_path: Path) -> None:
+    for flag in ("--results", "--from-cdk", "--trace"):
+        result = _run("cost", "compare", flag, str(tmp_path / "missing"))
+        assert result.exit_code == 2 and flag in result.output and "Traceback" not in result.output
+
+
+def test_absurd_costs_are_refused_not_priced() -> None:
+    negative = _run("cost", "lambda", "--requests", "-5000000", "--duration-ms", "100", "--memory-mb", "1024",
+                    "--json")
+    assert negative.exit_code == 2 and "--requests must be at least 0" in negative.output
+    not_a_number = _run("cost", "lambda", "--requests", "nan", "--duration-ms", "100", "--memory-mb", "1024", "--json")
+    assert not_a_number.exit_code == 2 and "finite" in not_a_number.output
+    ok = _run("cost", "lambda", "--requests", "1000", "--duration-ms", "100", "--memory-mb", "1024", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["total_usd"] > 0
