@@ -119,3 +119,14 @@ time.sleep(600)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_child_in_its_own_session_is_frozen_too() -> None:
+    assert detect_cgroup() is not None  # this machine and CI's let the emulator create cgroups
+    with emulator(FORK_SESSION="1") as emu:
+        _, body = _post(emu)
+        child = int(body["child"])
+        deadline = time.monotonic() + 2
+        while _state(child) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _state(child) == "T"  # the cgroup, not the process group, is what is frozen

@@ -72,6 +72,7 @@ class ExecutionEnvironment:
         self.on_next: Callable[[], None] | None = None
         self.metric_lines: list[dict[str, Any]] = []
         self.leftovers: list[str] = []  # what destroy() could not remove (processes, cgroup directories)
+        self._frozen_pids: list[int] = []  # what freeze() stopped, so thaw() continues exactly those
 
     # --- Runtime API -------------------------------------------------------------------------
     def _runtime_api(self, req: Request) -> Response | Awaitable[Response]:
@@ -209,18 +210,28 @@ class ExecutionEnvironment:
             self.thaw()
 
     def freeze(self) -> None:
-        """SIGSTOP between invocations, as Lambda freezes idle environments: to the runtime's whole
-        process group, so a child it forked stops with it (one syscall, as for the runtime alone)."""
+        """SIGSTOP between invocations, as Lambda freezes idle environments: every process of the
+        environment (its cgroup: a child the function forked, in a session of its own or not, stops
+        with it), or the runtime's process group where there is no cgroup."""
         if self.proc is not None and self.proc.returncode is None and not self.frozen:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGSTOP)
-                self.frozen = True
+            self._frozen_pids = self.sandbox.pids()
+            self._signal_all(signal.SIGSTOP)
+            self.frozen = True
 
     def thaw(self) -> None:
         if self.proc is not None and self.frozen:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGCONT)
+            self._signal_all(signal.SIGCONT)
             self.frozen = False
+
+    def _signal_all(self, sig: int) -> None:
+        assert self.proc is not None
+        if not self._frozen_pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            return
+        for pid in self._frozen_pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
 
     @property
     def alive(self) -> bool:

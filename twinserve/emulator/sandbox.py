@@ -131,6 +131,15 @@ class Sandbox:
         except OSError:
             return b""
 
+    def pids(self) -> list[int]:
+        """Every process in the environment's cgroup (its first hierarchy), read through a kept
+        descriptor: this runs at every freeze. Empty without cgroups."""
+        if not self.procs_files:
+            return []
+        with contextlib.suppress(ValueError):
+            return [int(p) for p in self._read_kept(self.procs_files[0]).split()]
+        return []
+
     def oom_killed(self) -> bool:
         try:
             if self.kind == "v1":
