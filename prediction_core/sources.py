@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES
+from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, sha256_file
 from prediction_core.exceptions import BundleError
 from prediction_core.predictor import Predictor, load
 
@@ -56,7 +56,7 @@ def fetch_s3_bundle(uri: str, dest_root: Path, client: S3Client, *, runtime: str
         if name != wanted:
             continue
         expected = _expected_sha256(files, name)
-        if (dest / name).is_file() and _sha256_file(dest / name) == expected:
+        if (dest / name).is_file() and sha256_file(dest / name) == expected:
             continue  # already here, and whole
         file_key = f"{prefix}/{name}" if prefix else name
         # Downloaded under a temporary name, checked, then renamed: a partial or bad download never
@@ -65,7 +65,7 @@ def fetch_s3_bundle(uri: str, dest_root: Path, client: S3Client, *, runtime: str
         # second mismatch is left for `load` to refuse, naming the file.
         for _attempt in range(2):
             _download_checked(client, bucket, file_key, dest / name)
-            if _sha256_file(dest / name) == expected:
+            if sha256_file(dest / name) == expected:
                 break
     (dest / MANIFEST_NAME).write_bytes(manifest_bytes)
     return dest
@@ -74,14 +74,6 @@ def fetch_s3_bundle(uri: str, dest_root: Path, client: S3Client, *, runtime: str
 def _expected_sha256(files: Any, name: str) -> str | None:
     entry = files.get(name) if isinstance(files, dict) else None
     return entry.get("sha256") if isinstance(entry, dict) else None
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download_checked(client: S3Client, bucket: str, key: str, target: Path) -> None:

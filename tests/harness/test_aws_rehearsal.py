@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +21,27 @@ from twinserve.cli import app
 from twinserve.packaging import DOOR_HANDLERS, ensure_local_package, read_package_report
 
 
-@pytest.fixture(scope="module")
-def rehearsed_run(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    package_root = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx",
-                                        root=tmp_path_factory.mktemp("lambda"))
+@contextmanager
+def rehearse(bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory, **names: str) -> Iterator[Rehearsal]:
+    """The native ONNX package of `bundle`, deployed to a fresh AWS rehearsal (credentials faked)."""
+    package_root = ensure_local_package(bundle.bundle_dir, "native", "onnx", root=tmp_path_factory.mktemp("lambda"))
     code = Path(str((read_package_report(package_root) or {})["package_dir"]))
-    out = tmp_path_factory.mktemp("results") / "aws"
     with pytest.MonkeyPatch.context() as mp:
         for key, value in rehearsal_env().items():
             mp.setenv(key, value)
-        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"]) as aws:
-            deployed = aws.alias_version()
-            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--scenario", "cold-start", "--scenario",
-                                              "warm", "--scenario", "burst", "--quick", "--out", str(out)])
-            yield {"result": result, "out": out, "aws": aws, "deployed": deployed,
-                   "alias_after": aws.alias_version(), "versions_after": aws.published_versions()}
+        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"], **names) as aws:
+            yield aws
+
+
+@pytest.fixture(scope="module")
+def rehearsed_run(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    out = tmp_path_factory.mktemp("results") / "aws"
+    with rehearse(logreg_bundle, tmp_path_factory) as aws:
+        deployed = aws.alias_version()
+        result = CliRunner().invoke(app, ["bench", "--target", "aws", "--scenario", "cold-start", "--scenario",
+                                          "warm", "--scenario", "burst", "--quick", "--out", str(out)])
+        yield {"result": result, "out": out, "aws": aws, "deployed": deployed,
+               "alias_after": aws.alias_version(), "versions_after": aws.published_versions()}
 
 
 def _group(summary: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
@@ -94,22 +101,15 @@ def test_cost_inputs_from_the_run_say_measured_on_aws(rehearsed_run: dict[str, A
 @pytest.fixture(scope="module")
 def rehearsed_sweep(logreg_bundle: TrainResult, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[dict[str, Any]]:
-    package_root = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx",
-                                        root=tmp_path_factory.mktemp("lambda"))
-    code = Path(str((read_package_report(package_root) or {})["package_dir"]))
     out = tmp_path_factory.mktemp("results") / "aws-sweep"
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in rehearsal_env().items():
-            mp.setenv(key, value)
-        with mock_aws(), Rehearsal(package=code, handler=DOOR_HANDLERS["native"], stack="SweepFunction",
-                                   function="sweep-predict") as aws:
-            deployed = aws.alias_version()
-            result = CliRunner().invoke(app, ["bench", "--target", "aws", "--function-stack", "SweepFunction",
-                                              "--scenario", "memory-sweep", "--quick", "--out", str(out)])
-            latest = aws.lam.get_function_configuration(FunctionName="sweep-predict")
-            memory_per_version = {v: e.service.config.memory_mb for v, e in aws.emulators.items()}
-            yield {"result": result, "out": out, "deployed": deployed, "alias_after": aws.alias_version(),
-                   "latest_memory": latest["MemorySize"], "memory_per_version": memory_per_version}
+    with rehearse(logreg_bundle, tmp_path_factory, stack="SweepFunction", function="sweep-predict") as aws:
+        deployed = aws.alias_version()
+        result = CliRunner().invoke(app, ["bench", "--target", "aws", "--function-stack", "SweepFunction",
+                                          "--scenario", "memory-sweep", "--quick", "--out", str(out)])
+        latest = aws.lam.get_function_configuration(FunctionName="sweep-predict")
+        memory_per_version = {v: e.service.config.memory_mb for v, e in aws.emulators.items()}
+        yield {"result": result, "out": out, "deployed": deployed, "alias_after": aws.alias_version(),
+               "latest_memory": latest["MemorySize"], "memory_per_version": memory_per_version}
 
 
 def test_the_memory_sweep_runs_on_aws_through_the_rehearsal(rehearsed_sweep: dict[str, Any]) -> None:
