@@ -88,7 +88,7 @@ class Context:
         also counted in `unjoined` for the scenario's findings."""
         records = self.records if records is None else records
         wanted = {r.request_id for r in records if r.request_id and r.status != 429}
-        if not wanted:
+        if not wanted or self.target.kind != "lambda":  # only Lambda writes REPORT lines
             return 0
         since_s = min(r.sent_at for r in records) - 5.0
         reports = self.target.reports(wanted=wanted, since_s=since_s)

@@ -79,3 +79,18 @@ def _record(status: int, **server: Any) -> Record:
 def test_aws_limits_are_classified_from_the_front_door_and_the_report_line(status: int, server: dict[str, Any],
                                                                            limit: str | None) -> None:
     assert classify(_record(status, **server), 10.0) == limit
+
+
+def test_requests_without_a_report_line_are_counted_for_lambda_only() -> None:
+    from benchmarks.harness.context import Context
+    from benchmarks.harness.loadgen import Reply
+
+    for kind, expected in (("lambda", 2), ("container", 0)):
+        target = NothingListens(0, kind=kind)
+        ctx = Context(target=target, scenario="warm", example={}, options=Options())  # type: ignore[arg-type]
+        try:
+            for rid in ("a", "b"):
+                ctx.record(Reply(200, {"x-request-id": rid}, b"{}", 0.0, 0.0, 0.001))
+            assert ctx.join_reports() == expected and ctx.unjoined == expected
+        finally:
+            ctx.close()
