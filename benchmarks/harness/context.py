@@ -104,6 +104,10 @@ class Context:
     # Capabilities: the scenario registry runs a scenario only on targets that have what it needs.
     def force_cold(self) -> None:
         self.capability(ColdStartable).force_cold()  # type: ignore[type-abstract]
+        if self.target.kind == "container":
+            # A new instance: the pool's keep-alive connections were to the old one, and their close
+            # may not have reached this (idle) loop yet. The first request would fail on one of them.
+            self.reset_client()
 
     def memory_configurable(self) -> MemoryConfigurable:
         return self.capability(MemoryConfigurable)  # type: ignore[type-abstract]

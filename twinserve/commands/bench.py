@@ -209,4 +209,13 @@ def print_summary(summary: dict[str, Any]) -> None:
                       p99, _fmt(g["throughput_per_s"]))
     console.print(table)
     for key, findings in summary["findings"].items():
-        console.print(f"[bold]{key}[/]: {findings}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{key}[/]: {_compact(findings)}", highlight=False, soft_wrap=True)
+
+
+def _compact(value: Any) -> Any:
+    """Findings as printed: lists of samples (kept whole in summary.json) shown by their count."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items()}
+    if isinstance(value, list) and len(value) > 10:
+        return f"[{len(value)} values]"
+    return value
