@@ -229,3 +229,21 @@ def apply_recommendation(inputs: Any, recommendation: Recommendation) -> None:
     if row.size.init_p50_ms is not None:
         inputs.lambda_init_ms = row.size.init_p50_ms
         inputs.provenance["lambda_init_ms"] = f"Init Duration p50 at {recommendation.memory_mb} MB ({where})"
+
+
+def tune_memory(prices: PriceBook, inputs: Any, summary: dict[str, Any], rates_per_s: Any, *,
+                strategy: Strategy = "slo", balanced_weight: float = 0.5) -> dict[str, Any] | None:
+    """The size a strategy picks from a run's memory sweep, for this traffic (its modeled cold
+    fraction), applied to the cost model's inputs; None when the run has no memory sweep."""
+    from cost_model.traffic import cold_start_fraction
+
+    findings = sweep_findings(summary)
+    if findings is None:
+        return None
+    cold = cold_start_fraction(rates_per_s, duration_ms=inputs.lambda_duration_ms,
+                               keep_alive_min=inputs.keep_alive_min)
+    rec = recommend(prices, sizes_from_findings(findings), strategy=strategy, arch=inputs.lambda_arch,
+                    slo_p99_ms=inputs.slo_p99_ms, cold_fraction=cold, balanced_weight=balanced_weight)
+    apply_recommendation(inputs, rec)
+    return {**rec.as_dict(), "source": findings.get("source", "measured-local"), "cpu_note": findings.get("cpu_note"),
+            "cold_fraction": cold}

@@ -10,6 +10,7 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +23,6 @@ from infra.config import ConfigError, DeploymentConfig
 from prediction_core.bundle import MANIFEST_NAME, read_manifest
 from prediction_core.exceptions import TwinserveError
 from twinserve.packaging import (
-    REPORT_NAME,
     build_container_context,
     build_lambda,
     code_fingerprint,
@@ -121,7 +121,7 @@ def lambda_image_code(config: DeploymentConfig) -> lambda_.DockerImageCode:
         check_report(read_package_report(context.parent), config, f"image_dir {context}")
     else:
         out = BUILT_ROOT / f"lambda-image-{config.door}-{config.runtime}"
-        _rebuild_if_stale(out, config, lambda: build_lambda(
+        _rebuild_if_stale(out, config, cast(Door, config.door), lambda: build_lambda(
             bundle=_bundle(config), runtime=config.runtime, door=config.door, arch=config.arch, target="aws",
             fmt="image", out=out))
         context = out / "context"
@@ -133,16 +133,16 @@ def container_context(config: DeploymentConfig) -> Path:
     if config.container_dir:
         return Path(config.container_dir)
     out = BUILT_ROOT / f"container-{config.runtime}"
-    _rebuild_if_stale(out, config, lambda: build_container_context(bundle=_bundle(config), runtime=config.runtime,
-                                                                   out=out))
+    _rebuild_if_stale(out, config, "service", lambda: build_container_context(
+        bundle=_bundle(config), runtime=config.runtime, out=out))
     return out
 
 
-def _rebuild_if_stale(out: Path, config: DeploymentConfig, build: Any) -> None:
-    """Build into `out` unless it was built from the same inputs (kept in a stamp beside it)."""
+def _rebuild_if_stale(out: Path, config: DeploymentConfig, door: Door, build: Callable[[], object]) -> None:
+    """Build into `out` (the code of `door`) unless it was built from the same inputs (kept in a
+    stamp beside it)."""
     stamp = out.with_name(out.name + ".inputs.json")
     manifest = read_manifest(_bundle(config))
-    door = cast(Door, "service" if "container" in out.name else config.door)
     inputs = {"model": manifest["version"], "code": code_fingerprint(door),
               "runtime": config.runtime, "door": config.door, "arch": config.arch}
     if out.is_dir() and stamp.is_file() and json.loads(stamp.read_text()) == inputs:
@@ -153,5 +153,3 @@ def _rebuild_if_stale(out: Path, config: DeploymentConfig, build: Any) -> None:
         raise ConfigError(f"building {out} failed: {exc.message}") from None
     stamp.write_text(json.dumps(inputs))
 
-
-__all__ = ["REPORT_NAME", "check_report", "container_context", "lambda_image_code", "lambda_zip_code"]

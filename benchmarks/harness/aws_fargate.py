@@ -109,6 +109,7 @@ class FargateTarget(AwsContainerTarget):
                 "image_pull_ms": _ms(stamps["pullStartedAt"], stamps["pullStoppedAt"]),
                 "pulled_to_running_ms": _ms(stamps["pullStoppedAt"], stamps["startedAt"]),
                 "running_to_healthy_ms": _ms(stamps["startedAt"], healthy),
+                # the name the local container target gives the same span (scenarios read it)
                 "process_to_healthy_ms": _ms(stamps["startedAt"], healthy),
                 "asked_to_healthy_ms": _ms(asked, healthy)}
         self.cold_path_s.append({k: v for k, v in path.items() if v is not None})

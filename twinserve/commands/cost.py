@@ -202,21 +202,13 @@ def _power_tuning(results: Path, prices: Any, inputs: Any, rates: Any, strategy:
     """When the run has a memory sweep: the size the strategy picks becomes the modeled memory."""
     import json
 
-    from cost_model.power_tuning import STRATEGIES, apply_recommendation, recommend, sizes_from_findings, sweep_findings
-    from cost_model.traffic import cold_start_fraction
+    from cost_model.power_tuning import STRATEGIES, tune_memory
 
     if strategy not in STRATEGIES:
         raise fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if not 0.0 <= balanced_weight <= 1.0:
-        raise fail(f"--balanced-weight must be 0 to 1, got {balanced_weight}")
-    findings = sweep_findings(json.loads((results / "summary.json").read_text()))
-    if findings is None:
-        return None
-    cold = cold_start_fraction(rates, duration_ms=inputs.lambda_duration_ms, keep_alive_min=inputs.keep_alive_min)
-    rec = recommend(prices, sizes_from_findings(findings), strategy=strategy, arch=inputs.lambda_arch,
-                    slo_p99_ms=inputs.slo_p99_ms, cold_fraction=cold, balanced_weight=balanced_weight)
-    apply_recommendation(inputs, rec)
-    return rec.as_dict()
+    summary = json.loads((results / "summary.json").read_text())
+    return tune_memory(prices, inputs, summary, rates, strategy=strategy,
+                       balanced_weight=balanced_weight)
 
 
 def _default_inputs() -> Any:

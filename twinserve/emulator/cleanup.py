@@ -82,11 +82,15 @@ def emulator_cgroups(emulator_id: str) -> list[Path]:
     return [d for root in CGROUP_ROOTS for d in (root / CGROUP_PARENT).glob(f"{emulator_id}-*") if d.is_dir()]
 
 
+def kill_marked(variable: str, value: str, dirs: list[Path]) -> list[int]:
+    """Kill every process marked variable=value or in one of the cgroups `dirs`; what is left."""
+    return kill_all(lambda: sorted(set(marked_pids(variable, value)) | set(cgroup_pids(dirs))))
+
+
 def clean_emulator(emulator_id: str) -> tuple[list[int], list[Path]]:
     """Kill every process of the emulator's environments and remove their cgroups."""
     dirs = emulator_cgroups(emulator_id)
-    left = kill_all(lambda: sorted(set(marked_pids(EMULATOR_VARIABLE, emulator_id)) | set(cgroup_pids(dirs))))
-    return left, remove_cgroups(dirs)
+    return kill_marked(EMULATOR_VARIABLE, emulator_id, dirs), remove_cgroups(dirs)
 
 
 WATCHDOG = """

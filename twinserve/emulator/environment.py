@@ -264,7 +264,6 @@ class ExecutionEnvironment:
             self._next_waiter.cancel()
         if self.server is not None:
             await self.server.close()
-        left = cleanup.kill_all(lambda: sorted(set(cleanup.marked_pids(cleanup.ENV_VARIABLE, self.env_id))
-                                               | set(cleanup.cgroup_pids(self.sandbox.dirs))))
+        left = cleanup.kill_marked(cleanup.ENV_VARIABLE, self.env_id, self.sandbox.dirs)
         self.sandbox.destroy()
         self.leftovers = [f"pid {pid}" for pid in left] + [str(d) for d in self.sandbox.dirs if d.exists()]

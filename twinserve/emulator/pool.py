@@ -54,11 +54,7 @@ class EnvironmentPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        envs = list(self.envs.values())
-        await asyncio.gather(*(env.destroy() for env in envs))
-        for env in envs:
-            self._report_leftovers(env)
-        self.envs.clear()
+        await asyncio.gather(*(self.discard(env) for env in list(self.envs.values())))
         self.idle.clear()
 
     async def _settle(self) -> None:
@@ -72,10 +68,8 @@ class EnvironmentPool:
             now = time.monotonic()
             for env in [e for e in self.idle if now - e.idle_since >= self.config.keep_alive_s]:
                 self.idle.remove(env)
-                self.envs.pop(env.env_id, None)
                 self._count("reaped")
-                await env.destroy()
-                self._report_leftovers(env)
+                await self.discard(env)
 
     async def drop_idle(self) -> int:
         """Destroy every idle environment, so the next request is a cold start (forced cold)."""
@@ -156,9 +150,6 @@ class EnvironmentPool:
     async def discard(self, env: ExecutionEnvironment) -> None:
         self.envs.pop(env.env_id, None)
         await env.destroy()
-        self._report_leftovers(env)
-
-    def _report_leftovers(self, env: ExecutionEnvironment) -> None:
         if env.leftovers:
             self._count("cleanup_failures")
             self._log(f"twinserve: environment {env.env_id} could not be cleaned up: {', '.join(env.leftovers)}", env)

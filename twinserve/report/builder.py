@@ -17,9 +17,9 @@ import numpy as np
 
 from cost_model.compare import compare, sweep_constant_rates
 from cost_model.from_results import inputs_from_results
-from cost_model.power_tuning import apply_recommendation, recommend, sizes_from_findings, sweep_findings
+from cost_model.power_tuning import tune_memory
 from cost_model.prices import load_prices
-from cost_model.traffic import PROFILES, cold_start_fraction, profile_rates
+from cost_model.traffic import PROFILES, profile_rates
 from prediction_core.aws_limits import LAMBDA
 from twinserve.packaging import read_package_report
 from twinserve.report import charts
@@ -107,16 +107,11 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
 def _power_tuning(summary: dict[str, Any], prices: Any, inputs: Any, peak_rps: float) -> dict[str, Any] | None:
     """The memory size for the SLO at the report's traffic (the diurnal profile at its peak), applied
     to the cost model's inputs; None when the run has no memory sweep."""
-    findings = sweep_findings(summary)
-    if findings is None:
-        return None
-    rates = profile_rates(TUNING_PROFILE, peak_rps)
-    cold = cold_start_fraction(rates, duration_ms=inputs.lambda_duration_ms, keep_alive_min=inputs.keep_alive_min)
-    rec = recommend(prices, sizes_from_findings(findings), strategy="slo", arch=inputs.lambda_arch,
-                    slo_p99_ms=inputs.slo_p99_ms, cold_fraction=cold)
-    apply_recommendation(inputs, rec)
-    return {**rec.as_dict(), "source": findings.get("source", "measured-local"), "cpu_note": findings.get("cpu_note"),
-            "traffic": f"{TUNING_PROFILE} at a peak of {peak_rps:g} req/s ({cold:.2%} cold starts, modeled)"}
+    tuning = tune_memory(prices, inputs, summary, profile_rates(TUNING_PROFILE, peak_rps), strategy="slo")
+    if tuning is not None:
+        tuning["traffic"] = (f"{TUNING_PROFILE} at a peak of {peak_rps:g} req/s ({tuning['cold_fraction']:.2%} "
+                             "cold starts, modeled)")
+    return tuning
 
 
 def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[str, Any],
