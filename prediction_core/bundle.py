@@ -15,8 +15,9 @@ BUNDLE_FORMAT = "twinserve-bundle/1"
 MANIFEST_NAME = "manifest.json"
 SKLEARN_FILE = "model.joblib"
 ONNX_FILE = "model.onnx"
+LEAN_FILE = "model.lean.json"
 # Which artifact each runtime loads. A runtime is offered only when its file is in the manifest.
-RUNTIME_FILES = {"sklearn": SKLEARN_FILE, "onnx": ONNX_FILE}
+RUNTIME_FILES = {"sklearn": SKLEARN_FILE, "onnx": ONNX_FILE, "lean": LEAN_FILE}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -34,7 +35,7 @@ def sha256_file(path: Path) -> str:
 def write_bundle(out_dir: Path, *, artifacts: dict[str, bytes], manifest: dict[str, Any]) -> Path:
     """Write artifacts and a manifest listing their SHA-256; the manifest is written last."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (SKLEARN_FILE, ONNX_FILE):
+    for stale in RUNTIME_FILES.values():
         if stale not in artifacts and (out_dir / stale).exists():
             (out_dir / stale).unlink()  # an old artifact the new manifest does not vouch for
     files: dict[str, dict[str, Any]] = {}

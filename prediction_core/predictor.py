@@ -6,8 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from prediction_core.bundle import RUNTIME_FILES, manifest_schema, read_manifest, verify_file
 from prediction_core.exceptions import RuntimeNotAvailableError
 from prediction_core.runtimes import RUNTIMES, Model, import_runtime
@@ -60,11 +58,12 @@ class Predictor:
         """Run one prediction on a schema example so the first real request is not the slow one."""
         self.predict([self.schema.example_instance()])
 
-    def _shape(self, proba: np.ndarray) -> list[dict[str, Any]]:
-        # The label is the most probable class (the first on a tie, as numpy's argmax) in both
-        # runtimes, so they cannot disagree. Plain Python: for a few rows numpy's overhead dominates,
-        # and for many rows building the dicts dominates anyway.
-        return [self._shape_row(row) for row in proba.tolist()]
+    def _shape(self, proba: Any) -> list[dict[str, Any]]:
+        # The label is the most probable class (the first on a tie, as numpy's argmax) in every
+        # runtime, so they cannot disagree. Plain Python: for a few rows numpy's overhead dominates,
+        # and for many rows building the dicts dominates anyway. `proba` is an array, or already a
+        # list of lists (the lean runtime).
+        return [self._shape_row(row) for row in (proba if isinstance(proba, list) else proba.tolist())]
 
     def _shape_row(self, row: list[float]) -> dict[str, Any]:
         classes = self.classes
@@ -84,7 +83,7 @@ def load(bundle: Path | str, runtime: str = "sklearn", *, threads: int = 1, warm
     with stopwatch_ms() as verify:
         manifest = read_manifest(bundle_dir)
         if RUNTIME_FILES[runtime] not in manifest["files"]:
-            note = manifest.get("onnx", {}).get("reason", "")
+            note = manifest.get(runtime, {}).get("reason", "")
             raise RuntimeNotAvailableError(
                 f"bundle {manifest['name']!r} has no {RUNTIME_FILES[runtime]} for runtime {runtime!r}"
                 f"{': ' + note if note else ''}; available: {', '.join(available_runtimes(manifest))}")

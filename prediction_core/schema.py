@@ -6,11 +6,13 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from prediction_core.exceptions import InvalidInstancesError, SchemaError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FeatureType = Literal["number", "integer", "string"]
 InputKind = Literal["tabular", "text"]
@@ -57,10 +59,6 @@ class InputSchema:
     kind: InputKind = "tabular"
     names: tuple[str, ...] = field(init=False)
     names_set: frozenset[str] = field(init=False, repr=False, compare=False)
-    # Bounds as arrays (±inf where unset) so a whole batch is range-checked in two numpy operations.
-    _minimums: np.ndarray = field(init=False, repr=False, compare=False)
-    _maximums: np.ndarray = field(init=False, repr=False, compare=False)
-    _integer_columns: np.ndarray = field(init=False, repr=False, compare=False)
     _bounded: bool = field(init=False, repr=False, compare=False)
     _row_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     _low: tuple[float, ...] = field(init=False, repr=False, compare=False)
@@ -71,19 +69,24 @@ class InputSchema:
         object.__setattr__(self, "names", tuple(f.name for f in self.features))
         object.__setattr__(self, "names_set", frozenset(self.names))
         numeric = [f for f in self.features if f.type != "string"]
-        object.__setattr__(self, "_minimums", np.array(
-            [-np.inf if f.minimum is None else f.minimum for f in numeric], dtype=np.float64))
-        object.__setattr__(self, "_maximums", np.array(
-            [np.inf if f.maximum is None else f.maximum for f in numeric], dtype=np.float64))
-        object.__setattr__(self, "_integer_columns", np.array(
-            [j for j, f in enumerate(numeric) if f.type == "integer"], dtype=np.intp))
-        object.__setattr__(self, "_bounded", bool(np.isfinite(self._minimums).all()
-                                                  and np.isfinite(self._maximums).all()))
+        low = tuple(-math.inf if f.minimum is None else float(f.minimum) for f in numeric)
+        high = tuple(math.inf if f.maximum is None else float(f.maximum) for f in numeric)
+        object.__setattr__(self, "_low", low)
+        object.__setattr__(self, "_high", high)
+        object.__setattr__(self, "_integer_positions",
+                           tuple(j for j, f in enumerate(numeric) if f.type == "integer"))
+        object.__setattr__(self, "_bounded", all(map(math.isfinite, low + high)))
         getter = operator.itemgetter(*self.names)
         object.__setattr__(self, "_row_getter", getter if len(self.names) > 1 else lambda inst: (getter(inst),))
-        object.__setattr__(self, "_low", tuple(self._minimums.tolist()))
-        object.__setattr__(self, "_high", tuple(self._maximums.tolist()))
-        object.__setattr__(self, "_integer_positions", tuple(self._integer_columns.tolist()))
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bounds (±inf where unset) and integer columns as arrays, so a whole batch is range-checked
+        in two numpy operations. Built on first use: the lean runtime validates without numpy."""
+        import numpy as np
+
+        return (np.array(self._low, dtype=np.float64), np.array(self._high, dtype=np.float64),
+                np.array(self._integer_positions, dtype=np.intp))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "features": [f.to_dict() for f in self.features]}
@@ -123,18 +126,28 @@ class InputSchema:
                 out[f.name] = round(mid) if f.type == "integer" else mid
         return out
 
-    def validate(self, instances: Any, *, dtype: type[np.floating[Any]] = np.float64) -> np.ndarray:
-        """Check instances against the schema and return the model's input array.
+    def validate(self, instances: Any, *, dtype: Any = "float64") -> Any:
+        """Check instances against the schema and return the model's input.
 
-        Tabular schemas give a float64 array of shape (n, features) in schema order; text schemas
-        give an object array of n strings. Raises InvalidInstancesError naming index and field.
-        `dtype` is the float type the runtime consumes; checks always run on the exact values.
+        Tabular schemas give an array of shape (n, features) in schema order; text schemas give an
+        object array of n strings. `dtype` is the float type the runtime consumes (a numpy type or
+        its name); checks always run on the exact values. `dtype=None` asks for plain Python input
+        instead, with numpy never imported: a list of value tuples in schema order (tabular) or a
+        list of strings (text), as the lean runtime consumes. Raises InvalidInstancesError naming
+        index and field, the same errors either way.
         """
         _check_batch(instances)
         if self.kind == "text":
-            return self._validate_text(instances)
+            texts = self._validate_text(instances)
+            return texts if dtype is None else _object_array(texts)
+        if dtype is None:
+            return self._python_rows(instances)
         fast = self._fast_tabular(instances, dtype)
-        return fast if fast is not None else self._validate_tabular(instances).astype(dtype, copy=False)
+        if fast is not None:
+            return fast
+        import numpy as np
+
+        return np.asarray(self._validate_tabular(instances), dtype=dtype)
 
     def valid_row(self, instance: Any) -> tuple[int | float, ...] | None:
         """One instance's values in schema order when it is entirely valid, else None (and `validate`
@@ -143,12 +156,8 @@ class InputSchema:
         if self.kind != "tabular" or not self._bounded:
             return None
         row = self._row_values(instance)
-        if row is None or not self._in_bounds(row):
+        if row is None or not self._in_bounds(row) or not self._integral(row):
             return None
-        for j in self._integer_positions:
-            value = row[j]
-            if type(value) is not int and not value.is_integer():
-                return None
         return row
 
     def _row_values(self, instance: Any) -> tuple[Any, ...] | None:
@@ -163,39 +172,72 @@ class InputSchema:
         le = operator.le
         return all(map(le, self._low, row)) and all(map(le, row, self._high))
 
-    def _fast_tabular(self, instances: Sequence[Any], dtype: type[np.floating[Any]]) -> np.ndarray | None:
+    def _integral(self, row: tuple[Any, ...]) -> bool:
+        for j in self._integer_positions:
+            value = row[j]
+            if type(value) is not int and not value.is_integer():
+                return False
+        return True
+
+    def _python_rows(self, instances: Sequence[Any]) -> list[tuple[int | float, ...]]:
+        """Valid rows as Python tuples (no numpy): the same rules as the array paths, checked per
+        value. An unbounded feature still refuses NaN and infinity (the range check cannot)."""
+        rows = []
+        finite = self._bounded or None
+        try:
+            for inst in instances:
+                row = self._row_values(inst)
+                if (row is None or not self._in_bounds(row) or not self._integral(row)
+                        or not (finite or all(map(math.isfinite, row)))):
+                    break
+                rows.append(row)
+            else:
+                return rows
+        except OverflowError:  # an int beyond float64 (Python's JSON parser keeps big ints)
+            pass
+        return self._validate_tabular(instances)  # raises, naming what was wrong
+
+    def _fast_tabular(self, instances: Sequence[Any], dtype: Any) -> np.ndarray | None:
         """The array for a batch that is entirely valid, or None to let the detailed check explain.
 
         Same rules as the detailed path, arranged for speed: exact dicts with exactly the schema's
         keys, int/float values (bool is neither), then ranges, which with every feature bounded
         also reject NaN and infinity (NaN compares false, ±inf falls outside finite bounds).
         """
+        import numpy as np
+
         rows = []
         for inst in instances:
             row = self._row_values(inst)
             if row is None:
                 return None
             rows.append(row)
+        minimums, maximums, integer_columns = self._arrays
         checked_in_python = len(rows) <= SMALL_BATCH_ROWS and self._bounded
         if checked_in_python:
             if not all(map(self._in_bounds, rows)):
                 return None
-            if not self._integer_columns.size:
+            if not integer_columns.size:
                 return np.array(rows, dtype=dtype)  # every check already ran on the Python values
-        array = np.array(rows, dtype=np.float64)
-        if not checked_in_python and not (((array >= self._minimums) & (array <= self._maximums)).all()
+        try:
+            array = np.array(rows, dtype=np.float64)
+        except OverflowError:  # an int beyond float64 (Python's JSON parser keeps big ints)
+            return None
+        if not checked_in_python and not (((array >= minimums) & (array <= maximums)).all()
                                           and np.isfinite(array).all()):
             return None
-        if self._integer_columns.size:
-            block = array[:, self._integer_columns]
+        if integer_columns.size:
+            block = array[:, integer_columns]
             if not (block == np.floor(block)).all():
                 return None
         return array.astype(dtype, copy=False)
 
-    def _validate_tabular(self, instances: Sequence[Any]) -> np.ndarray:
+    def _validate_tabular(self, instances: Sequence[Any]) -> list[tuple[float, ...]]:
+        """The detailed check, in plain Python (it runs when a batch has a problem, or for an
+        unbounded schema): rows of float values, or InvalidInstancesError with every problem."""
         names = self.names
         expected = set(names)
-        rows: list[list[Any]] = []
+        rows: list[tuple[float, ...]] = []
         errors = _Errors()
         for index, inst in enumerate(instances):
             if not isinstance(inst, Mapping):
@@ -212,38 +254,38 @@ class InputSchema:
                     if type(value) not in _NUMERIC_TYPES:
                         errors.add(index, name, "type_error", f"expected a number, got {_json_type(value)}")
                 continue
-            rows.append(row)
+            try:
+                rows.append(tuple(map(float, row)))  # what a float64 array holds
+            except OverflowError:  # an int beyond float64: as numpy's conversion, infinity
+                rows.append(tuple(_to_float(v) for v in row))
             if errors.full:
                 break
         errors.raise_if_any()
-        array = np.asarray(rows, dtype=np.float64)
-        self._check_values(array, instances, errors)
+        self._check_values(rows, errors)
         errors.raise_if_any()
-        return array
+        return rows
 
-    def _check_values(self, array: np.ndarray, instances: Sequence[Any], errors: _Errors) -> None:
-        """Finiteness, integer-ness and ranges for the whole batch at once; details only on failure."""
-        finite = np.isfinite(array)
-        if not finite.all():
-            for i, j in zip(*np.nonzero(~finite), strict=True):
-                errors.add(int(i), self.names[j], "value_error", "must be a finite number (no NaN or infinity)")
+    def _check_values(self, rows: list[tuple[float, ...]], errors: _Errors) -> None:
+        """Finiteness (first, alone), then integer-ness, then ranges, each in row order."""
+        bad = [(i, j) for i, row in enumerate(rows) for j, v in enumerate(row) if not math.isfinite(v)]
+        if bad:
+            for i, j in bad:
+                errors.add(i, self.names[j], "value_error", "must be a finite number (no NaN or infinity)")
             return
-        ints = self._integer_columns
-        if ints.size:
-            block = array[:, ints]
-            for i, k in zip(*np.nonzero(block != np.floor(block)), strict=True):
-                errors.add(int(i), self.names[ints[k]], "type_error", f"expected an integer, got {block[i, k]!r}")
-        low = array < self._minimums
-        high = array > self._maximums
-        if low.any() or high.any():
-            for i, j in zip(*np.nonzero(low | high), strict=True):
-                f = self.features[j]
-                value = array[i, j]
-                message = (f"{value!r} is below the minimum {f.minimum!r}" if low[i, j]
-                           else f"{value!r} is above the maximum {f.maximum!r}")
-                errors.add(int(i), f.name, "range_error", message)
+        for i, row in enumerate(rows):
+            for j in self._integer_positions:
+                if not row[j].is_integer():
+                    errors.add(i, self.names[j], "type_error", f"expected an integer, got {row[j]!r}")
+        low, high = self._low, self._high
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if value < low[j] or value > high[j]:
+                    f = self.features[j]
+                    message = (f"{value!r} is below the minimum {f.minimum!r}" if value < low[j]
+                               else f"{value!r} is above the maximum {f.maximum!r}")
+                    errors.add(i, f.name, "range_error", message)
 
-    def _validate_text(self, instances: Sequence[Any]) -> np.ndarray:
+    def _validate_text(self, instances: Sequence[Any]) -> list[str]:
         feature = self.features[0]
         expected = {feature.name}
         texts: list[str] = []
@@ -264,9 +306,22 @@ class InputSchema:
             else:
                 texts.append(value)
         errors.raise_if_any()
-        array = np.empty(len(texts), dtype=object)
-        array[:] = texts
-        return array
+        return texts
+
+
+def _to_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _object_array(texts: list[str]) -> np.ndarray:
+    import numpy as np
+
+    array = np.empty(len(texts), dtype=object)
+    array[:] = texts
+    return array
 
 
 class _Errors:

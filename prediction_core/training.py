@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from prediction_core import onnx_export
-from prediction_core.bundle import ONNX_FILE, SKLEARN_FILE, sha256_bytes, sha256_file, write_bundle
+from prediction_core import lean_export, onnx_export
+from prediction_core.bundle import LEAN_FILE, ONNX_FILE, SKLEARN_FILE, sha256_bytes, sha256_file, write_bundle
 from prediction_core.exceptions import RecipeError, SchemaError
 from prediction_core.recipes import get_recipe, resolve_params
 from prediction_core.schema import InputSchema
@@ -27,11 +27,6 @@ SYNTHETIC_CHECK_ROWS = 256
 class TrainResult:
     bundle_dir: Path
     manifest: dict[str, Any]
-
-    @property
-    def onnx_note(self) -> str:
-        onnx = self.manifest["onnx"]
-        return "ONNX: converted" if onnx["status"] == "converted" else f"ONNX: not included ({onnx['reason']})"
 
 
 def library_versions(names: tuple[str, ...] = RECORDED_LIBRARIES) -> dict[str, str]:
@@ -87,9 +82,12 @@ def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check_rows: np.
     joblib.dump(estimator, buf)
     joblib_bytes = buf.getvalue()
     onnx = onnx_export.convert(estimator, schema, check_rows, graph_name=name)
+    lean = lean_export.convert(estimator, schema, check_rows)
     artifacts = {SKLEARN_FILE: joblib_bytes}
     if onnx.data is not None:
         artifacts[ONNX_FILE] = onnx.data
+    if lean.data is not None:
+        artifacts[LEAN_FILE] = lean.data
     manifest = {
         "name": name,
         # Default version: content-derived, so the same recipe and seed give the same version.
@@ -100,6 +98,7 @@ def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check_rows: np.
         "libraries": library_versions(),
         "python": platform.python_version(),
         "onnx": onnx.manifest_entry(),
+        "lean": lean.manifest_entry(),
         "pickle_modules": pickle_modules(estimator),
         **extra,
     }

@@ -22,7 +22,7 @@ def bundle_copy(logreg_bundle: TrainResult, tmp_path: Path) -> Path:
 
 def test_manifest_lists_every_file_with_its_hash(logreg_bundle: TrainResult) -> None:
     files = logreg_bundle.manifest["files"]
-    assert set(files) == {"model.joblib", "model.onnx"}
+    assert set(files) == {"model.joblib", "model.onnx", "model.lean.json"}
     for name, entry in files.items():
         path = logreg_bundle.bundle_dir / name
         assert entry["sha256"] == sha256_file(path)

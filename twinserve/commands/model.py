@@ -48,7 +48,7 @@ def train(
         raise fail(f"recipe {recipe_name!r} does not take --{', --'.join(sorted(set(given) - set(accepted)))}")
     with console.status(f"training {recipe_name}…"):
         result = train_recipe(recipe_name, out=out, seed=seed, params=given, name=name, version=version)
-    _print_summary(result.bundle_dir, result.manifest, result.onnx_note)
+    _print_summary(result.bundle_dir, result.manifest)
 
 
 @user_errors
@@ -66,7 +66,7 @@ def import_model(
 
     with console.status(f"importing {model}…"):
         result = import_pipeline(model, schema, out=out, name=name, version=version, heldout_path=heldout)
-    _print_summary(result.bundle_dir, result.manifest, result.onnx_note)
+    _print_summary(result.bundle_dir, result.manifest)
 
 
 def _read_input(value: str | None) -> Any:
@@ -122,7 +122,7 @@ def inspect(
     if as_json:
         print_json(manifest)
         return
-    _print_summary(bundle, manifest, None)
+    _print_summary(bundle, manifest)
     schema = Table("feature", "type", "minimum", "maximum", title="input schema")
     for f in manifest["input_schema"]["features"]:
         schema.add_row(f["name"], f["type"], _fmt(f.get("minimum")), _fmt(f.get("maximum", f.get("max_length"))))
@@ -133,7 +133,16 @@ def _fmt(value: Any) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _print_summary(bundle_dir: Path, manifest: dict[str, Any], onnx_note: str | None) -> None:
+def _runtime_note(manifest: dict[str, Any], runtime: str) -> str:
+    """Whether the bundle offers an optional runtime (onnx, lean), and why not when it does not."""
+    entry = manifest.get(runtime)
+    if not isinstance(entry, dict):
+        return "not recorded (bundle written before this runtime existed: train or import it again)"
+    reason = entry.get("reason")
+    return str(entry.get("status")) + (f" ({reason})" if reason else "")
+
+
+def _print_summary(bundle_dir: Path, manifest: dict[str, Any]) -> None:
     table = Table(show_header=False, title=f"bundle {bundle_dir}")
     recipe = manifest.get("recipe") or {}
     metrics = manifest.get("metrics") or {}
@@ -148,8 +157,8 @@ def _print_summary(bundle_dir: Path, manifest: dict[str, Any], onnx_note: str | 
         ("features", str(len(manifest["input_schema"]["features"]))),
         ("held-out accuracy", _fmt(metrics.get("accuracy")) or "not evaluated"),
         ("held-out ROC AUC", _fmt(metrics.get("roc_auc")) or "not evaluated"),
-        ("onnx", onnx_note or manifest["onnx"]["status"] + (f" ({manifest['onnx']['reason']})"
-                                                            if manifest["onnx"].get("reason") else "")),
+        ("onnx runtime", _runtime_note(manifest, "onnx")),
+        ("lean runtime", _runtime_note(manifest, "lean")),
     ]
     for name, entry in sorted(manifest["files"].items()):
         rows.append((name, f"{entry['bytes'] / 1024:,.1f} KiB  sha256 {entry['sha256'][:16]}…"))

@@ -1,0 +1,170 @@
+"""Write a fitted scikit-learn pipeline as model.lean.json for the lean runtime, and check it agrees.
+
+Used at training and import time only. Each supported step has a writer in `WRITERS` (keyed by the
+exact class: a subclass may compute differently); a pipeline with any other step, or whose lean
+evaluation disagrees with scikit-learn on the check rows, leaves the bundle without the lean
+runtime, and the manifest says which step or by how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from prediction_core.runtimes import lean_runtime
+from prediction_core.schema import InputSchema
+
+# Largest |p_lean - p_sklearn| accepted. Both compute in float64 in the same order of operations;
+# only summation order (BLAS against Python) and libm differ, about 1e-16.
+AGREEMENT_TOLERANCE = 1e-9
+TREE_LEAF = -1
+
+
+class Unsupported(Exception):
+    """A pipeline step the lean runtime cannot evaluate (the message says why)."""
+
+
+@dataclass
+class LeanResult:
+    data: bytes | None
+    status: str  # "converted" | "not_converted" | "disagrees"
+    reason: str = ""
+    max_abs_diff: float | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            entry["reason"] = self.reason
+        if self.max_abs_diff is not None:
+            entry["max_abs_diff_vs_sklearn"] = self.max_abs_diff
+            entry["tolerance"] = AGREEMENT_TOLERANCE
+        return entry
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def _standard(step: Any) -> dict[str, Any]:
+    return {"op": "subtract_divide", "subtract": _floats(step.mean_) if step.with_mean else None,
+            "divide": _floats(step.scale_) if step.with_std else None}
+
+
+def _robust(step: Any) -> dict[str, Any]:
+    return {"op": "subtract_divide", "subtract": _floats(step.center_) if step.with_centering else None,
+            "divide": _floats(step.scale_) if step.with_scaling else None}
+
+
+def _max_abs(step: Any) -> dict[str, Any]:
+    return {"op": "subtract_divide", "subtract": None, "divide": _floats(step.scale_)}
+
+
+def _min_max(step: Any) -> dict[str, Any]:
+    return {"op": "multiply_add", "multiply": _floats(step.scale_), "add": _floats(step.min_),
+            "clip": [float(v) for v in step.feature_range] if step.clip else None}
+
+
+def _tfidf(step: Any) -> dict[str, Any]:
+    checks = {"analyzer": (step.analyzer, "word"), "tokenizer": (step.tokenizer, None),
+              "preprocessor": (step.preprocessor, None), "input": (step.input, "content")}
+    for name, (value, wanted) in checks.items():
+        if value != wanted:
+            raise Unsupported(f"TfidfVectorizer with {name}={value!r} (only {wanted!r})")
+    if step.strip_accents not in (None, "ascii", "unicode"):
+        raise Unsupported("TfidfVectorizer with a callable strip_accents")
+    if np.dtype(step.dtype) != np.float64:
+        raise Unsupported(f"TfidfVectorizer with dtype {np.dtype(step.dtype)} (only float64)")
+    stop_words = step.get_stop_words()
+    return {"op": "tfidf", "lowercase": bool(step.lowercase), "strip_accents": step.strip_accents,
+            "token_pattern": step.token_pattern, "ngram_range": [int(n) for n in step.ngram_range],
+            "stop_words": sorted(stop_words) if stop_words is not None else None,
+            "vocabulary": {str(term): int(index) for term, index in step.vocabulary_.items()},
+            "idf": _floats(step.idf_) if step.use_idf else None, "sublinear_tf": bool(step.sublinear_tf),
+            "binary": bool(step.binary), "norm": step.norm}
+
+
+def _logistic(step: Any) -> dict[str, Any]:
+    coef = np.asarray(step.coef_, dtype=np.float64)
+    return {"op": "logistic", "coef": [_floats(row) for row in coef], "intercept": _floats(step.intercept_)}
+
+
+def _tree(tree: Any) -> dict[str, Any]:
+    if tree.n_outputs != 1:
+        raise Unsupported("a multi-output tree")
+    left = [int(v) for v in tree.children_left]
+    # Only leaves' class fractions are read; internal nodes keep null to stay small.
+    value = [_floats(tree.value[i, 0]) if left[i] == TREE_LEAF else None for i in range(tree.node_count)]
+    return {"left": left, "right": [int(v) for v in tree.children_right],
+            "feature": [max(int(v), 0) for v in tree.feature], "threshold": _floats(tree.threshold),
+            "value": value}
+
+
+def _single_tree(step: Any) -> dict[str, Any]:
+    return {"op": "forest", "trees": [_tree(step.tree_)]}
+
+
+def _forest(step: Any) -> dict[str, Any]:
+    return {"op": "forest", "trees": [_tree(e.tree_) for e in step.estimators_]}
+
+
+def _writers() -> dict[type, Callable[[Any], dict[str, Any]]]:
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    return {StandardScaler: _standard, RobustScaler: _robust, MaxAbsScaler: _max_abs, MinMaxScaler: _min_max,
+            TfidfVectorizer: _tfidf, LogisticRegression: _logistic, LogisticRegressionCV: _logistic,
+            DecisionTreeClassifier: _single_tree, ExtraTreeClassifier: _single_tree,
+            RandomForestClassifier: _forest, ExtraTreesClassifier: _forest}
+
+
+def document(estimator: Any) -> dict[str, Any]:
+    """The model.lean.json content for a fitted pipeline, or Unsupported naming the first step it
+    cannot evaluate. Text steps must come first and trees need dense input."""
+    writers = _writers()
+    steps = [(name, step) for name, step in getattr(estimator, "steps", [("model", estimator)])
+             if step is not None and step != "passthrough"]
+    out: list[dict[str, Any]] = []
+    for position, (name, step) in enumerate(steps):
+        writer = writers.get(type(step))
+        if writer is None:
+            raise Unsupported(f"step {name!r} ({type(step).__name__}) is not one the lean runtime evaluates")
+        try:
+            spec = writer(step)
+        except Unsupported as exc:
+            raise Unsupported(f"step {name!r}: {exc}") from exc
+        if spec["op"] == "tfidf" and position != 0:
+            raise Unsupported(f"step {name!r} (TfidfVectorizer) is not the first step")
+        if spec["op"] == "forest" and out and out[0]["op"] == "tfidf":
+            raise Unsupported(f"step {name!r} ({type(step).__name__}) after a text step (sparse input)")
+        final = position == len(steps) - 1
+        if final != (spec["op"] in {"logistic", "forest"}):
+            raise Unsupported(f"step {name!r} ({type(step).__name__}) "
+                              + ("must be followed by a classifier" if final else "is a classifier before the end"))
+        out.append(spec)
+    return {"format": lean_runtime.LEAN_FORMAT, "classes": len(estimator.classes_), "steps": out}
+
+
+def convert(estimator: Any, schema: InputSchema, sample: np.ndarray) -> LeanResult:
+    """model.lean.json for the estimator, checked against its predict_proba on `sample` (held-out
+    rows, or rows drawn within the schema)."""
+    try:
+        data = orjson.dumps(document(estimator))
+    except Unsupported as exc:
+        return LeanResult(None, "not_converted", str(exc))
+    model = lean_runtime.load_model(data, {"classes": [str(c) for c in estimator.classes_]}, threads=1)
+    rows = [str(v) for v in sample] if schema.kind == "text" else [tuple(map(float, row)) for row in sample]
+    got = np.asarray(model.predict_proba(rows), dtype=np.float64)
+    want = np.asarray(estimator.predict_proba(sample), dtype=np.float64)
+    diff = float(np.abs(got - want).max())
+    same_labels = bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
+    if diff > AGREEMENT_TOLERANCE or not same_labels:
+        return LeanResult(None, "disagrees", f"evaluated, but probabilities differ from scikit-learn by "
+                                             f"{diff:.2e} (> {AGREEMENT_TOLERANCE:.0e}) on {len(sample)} rows", diff)
+    return LeanResult(data, "converted", max_abs_diff=diff)
