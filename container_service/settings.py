@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     bundle: Path | None = Field(default=None, validation_alias="MODEL_BUNDLE")
     model_uri: str | None = Field(default=None, validation_alias="MODEL_URI")
-    runtime: Literal["onnx", "sklearn"] = Field(default="onnx", validation_alias="MODEL_RUNTIME")
+    runtime: Literal["onnx", "sklearn", "lean"] = Field(default="onnx", validation_alias="MODEL_RUNTIME")
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,9 @@ class HttpResult:
         return orjson.dumps(self.body)
 
 
-# Generated ids: a random per-process prefix and a counter, unique without a uuid4 per request.
-_ID_PREFIX = uuid.uuid4().hex[:12]
+# Generated ids: a random per-process prefix and a counter, unique without a uuid4 per request
+# (and without importing uuid, which costs a Lambda cold start about 5 ms).
+_ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count(1)
 
 

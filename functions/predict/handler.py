@@ -1,7 +1,9 @@
-"""Native Lambda door: Powertools event handler for API Gateway HTTP API (v2), REST API (v1) and ALB.
+"""Native Lambda door: API Gateway HTTP API (v2), REST API (v1), function URL and ALB events.
 
 The model is loaded once, at INIT, from the bundle shipped next to this file (MODEL_BUNDLE) or
-from S3 (MODEL_URI). Routing is Powertools'; status codes and bodies come from the shared
+from S3 (MODEL_URI). Logging and metrics are Powertools' (Logger, Metrics with EMF); routing is
+the event sources in `sources.py` and a table of three routes, because Powertools' event_handler
+package costs about 70 ms of every cold start. Status codes and bodies come from the shared
 contract, so this door answers exactly as the container does.
 """
 
@@ -18,11 +20,10 @@ from pathlib import Path  # noqa: E402
 from typing import Any, Protocol  # noqa: E402
 
 from aws_lambda_powertools import Logger, Metrics  # noqa: E402
-from aws_lambda_powertools.event_handler import ALBResolver, APIGatewayHttpResolver, Response  # noqa: E402
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, ProxyEventType  # noqa: E402
 from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 
 from functions import events  # noqa: E402
+from functions.predict import sources  # noqa: E402
 from prediction_core import contract  # noqa: E402
 from prediction_core.sources import load_configured  # noqa: E402
 
@@ -77,65 +78,36 @@ def _raw_body(event: Any) -> bytes | None:
 _header = events.header
 
 
-def _respond(result: contract.HttpResult, request_id: str) -> Response:
-    return Response(status_code=result.status, content_type="application/json",
-                    body=result.encoded().decode("utf-8"),
-                    headers={**result.headers, contract.REQUEST_ID_HEADER: request_id})
+def _predict(event: dict[str, Any], request_id: str) -> contract.HttpResult:
+    start = time.perf_counter()
+    result = contract.handle_predict(PREDICTOR, body=_raw_body(event), content_type=_header(event, "content-type"),
+                                     request_id=request_id, max_body_bytes=MAX_BODY_BYTES)
+    if result.status == 200:
+        metrics.add_metric(name="PredictLatency", unit=MetricUnit.Milliseconds,
+                           value=(time.perf_counter() - start) * 1000.0)
+        metrics.add_metric(name="Instances", unit=MetricUnit.Count, value=len(result.body["predictions"]))
+    return result
 
 
-def _register_routes(app: ApiGatewayResolver) -> ApiGatewayResolver:
-    """The same three routes on every resolver; the bodies come from the shared contract."""
-
-    def request_id() -> str:
-        incoming = _header(app.current_event.raw_event, contract.REQUEST_ID_HEADER)
-        return contract.new_request_id(incoming or getattr(app.lambda_context, "aws_request_id", None))
-
-    @app.post("/predict")
-    def predict() -> Response:
-        rid = request_id()
-        event = app.current_event.raw_event
-        body = _raw_body(event)
-        start = time.perf_counter()
-        result = contract.handle_predict(PREDICTOR, body=body, content_type=_header(event, "content-type"),
-                                         request_id=rid, max_body_bytes=MAX_BODY_BYTES)
-        if result.status == 200:
-            metrics.add_metric(name="PredictLatency", unit=MetricUnit.Milliseconds,
-                               value=(time.perf_counter() - start) * 1000.0)
-            metrics.add_metric(name="Instances", unit=MetricUnit.Count, value=len(result.body["predictions"]))
-        return _respond(result, rid)
-
-    @app.get("/health")
-    def health() -> Response:
-        return _respond(contract.handle_health(PREDICTOR), request_id())
-
-    @app.get("/model")
-    def model() -> Response:
-        return _respond(contract.handle_model(PREDICTOR), request_id())
-
-    @app.not_found
-    def unmatched(_: Exception) -> Response:
-        event = app.current_event
-        return _respond(contract.handle_unmatched(event.http_method, event.path), request_id())
-
-    @app.exception_handler(Exception)
-    def unexpected(_: Exception) -> Response:
-        rid = request_id()  # once: the handler for an error must not fail the same way again
-        return _respond(contract.internal_error(rid), rid)
-
-    return app
+# (method, path) -> answer; the contract's ROUTES lists the same three.
+ROUTES: dict[tuple[str, str], Callable[[dict[str, Any], str], contract.HttpResult]] = {
+    ("POST", "/predict"): _predict,
+    ("GET", "/health"): lambda event, rid: contract.handle_health(PREDICTOR),
+    ("GET", "/model"): lambda event, rid: contract.handle_model(PREDICTOR),
+}
 
 
-# Event sources, Mangum-style: the first whose `infer` accepts the event handles it.
-EventSource = tuple[Callable[[dict[str, Any]], bool], ApiGatewayResolver]
-EVENT_SOURCES: list[tuple[str, EventSource]] = [
-    ("alb", (lambda e: "elb" in (e.get("requestContext") or {}), _register_routes(ALBResolver()))),
-    ("http-api-v2", (lambda e: e.get("version") == "2.0", _register_routes(APIGatewayHttpResolver()))),
-    # REST API (v1) events go through the generic resolver with the v1 proxy type rather than
-    # APIGatewayRestResolver, which ignores trailing slashes (powertools #1552): "/predict/" must be
-    # a 404 here as it is in the container and on the HTTP API.
-    ("rest-api-v1", (lambda e: "httpMethod" in e,
-                     _register_routes(ApiGatewayResolver(proxy_type=ProxyEventType.APIGatewayProxyEvent)))),
-]
+def _resolve(source: sources.EventSource, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Route one HTTP event and shape the answer for its source; anything unexpected is the contract's 500."""
+    rid = contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
+    method, path = source.method(event), source.path(event)
+    route = ROUTES.get((method.upper(), path))
+    try:
+        result = route(event, rid) if route is not None else contract.handle_unmatched(method, path)
+    except Exception:
+        result = contract.internal_error(rid)
+    headers = {**result.headers, contract.REQUEST_ID_HEADER: rid, "Content-Type": "application/json"}
+    return source.response(event, result.status, headers, result.encoded().decode("utf-8"))
 
 
 def _publish_init_metrics() -> None:
@@ -158,9 +130,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if bad_base64 is not None:
             rid = contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
             return events.malformed_base64(bad_base64, rid)
-        for _, (infer, app) in EVENT_SOURCES:
-            if infer(event):
-                return app.resolve(event, context)  # type: ignore[arg-type]  # a Protocol of the same attributes
+        source = sources.source_for(event)
+        if source is not None:
+            return _resolve(source, event, context)
         problem = "no event source accepted it"
     logger.warning("unsupported event", extra={"problem": problem})
     return events.unsupported(problem)

@@ -84,7 +84,7 @@ def comparable(reply: Reply) -> tuple[int, Any, str | None, str | None]:
     return status, data, headers.get("content-type", "").split(";")[0], headers.get("allow")
 
 
-@pytest.fixture(scope="module", params=["onnx", "sklearn"])
+@pytest.fixture(scope="module", params=["onnx", "sklearn", "lean"])
 def doors(request: pytest.FixtureRequest, logreg_bundle: TrainResult) -> Iterator[dict[str, Any]]:
     runtime = request.param
     with lambda_env(logreg_bundle.bundle_dir, runtime):

@@ -31,7 +31,7 @@ print("MODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("door", "runtime"), [("native", "onnx"), ("asgi", "sklearn")])
+@pytest.mark.parametrize(("door", "runtime"), [("native", "onnx"), ("asgi", "sklearn"), ("native", "lean")])
 def test_local_package_runs_with_nothing_but_itself(logreg_bundle: TrainResult, tmp_path: Path, door: str,
                                                     runtime: str) -> None:
     report = build_lambda(bundle=logreg_bundle.bundle_dir, runtime=runtime, door=door, target="local",
@@ -61,6 +61,10 @@ def test_local_package_runs_with_nothing_but_itself(logreg_bundle: TrainResult, 
     if runtime == "onnx":
         assert "sklearn" not in json.loads(lines["MODULES"])
         assert not (package / "sklearn").exists()
+    if runtime == "lean":  # pure Python: no numeric library shipped or imported, and a small package
+        assert not {"numpy", "onnxruntime", "sklearn", "scipy"} & set(json.loads(lines["MODULES"]))
+        assert not (package / "numpy").exists() and not (package / "onnxruntime").exists()
+        assert report.unzipped_bytes <= 15 * MB
     # The emulator reuses a local package only while it is what a build would give now.
     out = tmp_path / "pkg"
     assert local_package_is_fresh(out, logreg_bundle.bundle_dir, door, runtime)

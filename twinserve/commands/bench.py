@@ -123,7 +123,7 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="Run folder (default results/<time>); an existing one "
                                                   "resumes.")] = None,
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Model bundle (local targets).")] = DEFAULT_BUNDLE,
-    runtime: Annotated[str, typer.Option(help="onnx or sklearn (local targets).")] = "onnx",
+    runtime: Annotated[str, typer.Option(help="onnx, sklearn or lean (local targets).")] = "onnx",
     door: Annotated[str, typer.Option(help="native or asgi (local-lambda).")] = "native",
     variant: Annotated[list[str] | None, typer.Option(help="local-lambda packages as door/runtime, e.g. "
                                                            "native/sklearn (repeatable; one target each).")] = None,
@@ -168,7 +168,7 @@ def bench(
     import prediction_core
     from prediction_core.bundle import read_manifest
 
-    example = (prediction_core.load(bundle, "onnx" if runtime == "onnx" else "sklearn").schema.example_instance()
+    example = (prediction_core.load(bundle, "sklearn").schema.example_instance()
                if (bundle / "manifest.json").is_file() else {})
     manifest = read_manifest(bundle) if (bundle / "manifest.json").is_file() else {}
     import botocore.exceptions

@@ -96,7 +96,7 @@ def _read_input(value: str | None) -> Any:
 @user_errors
 def predict(
     bundle: BundleArg = DEFAULT_BUNDLE,
-    runtime: Annotated[str, typer.Option(help="sklearn or onnx.")] = "sklearn",
+    runtime: Annotated[str, typer.Option(help="sklearn, onnx or lean (pure Python).")] = "sklearn",
     input_: Annotated[str | None, typer.Option("--input", "-i",
                                                help="JSON body, a file path, or - for stdin (default).")] = None,
 ) -> None:

@@ -19,7 +19,7 @@ MB = 1024 * 1024
 @user_errors
 def package_lambda(
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Model bundle directory.")] = DEFAULT_BUNDLE,
-    runtime: Annotated[str, typer.Option(help="onnx or sklearn.")] = "onnx",
+    runtime: Annotated[str, typer.Option(help="onnx, sklearn or lean (pure Python, fastest cold start).")] = "onnx",
     door: Annotated[str, typer.Option(help="native (Powertools) or asgi (FastAPI via Mangum).")] = "native",
     arch: Annotated[str, typer.Option(help="x86_64 or arm64.")] = "x86_64",
     python_version: Annotated[str, typer.Option(help="Lambda's Python version.")] = "3.12",
@@ -58,7 +58,7 @@ def package_lambda(
 @user_errors
 def package_container(
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Model bundle directory.")] = DEFAULT_BUNDLE,
-    runtime: Annotated[str, typer.Option(help="onnx or sklearn.")] = "onnx",
+    runtime: Annotated[str, typer.Option(help="onnx, sklearn or lean (pure Python, fastest cold start).")] = "onnx",
     out: Annotated[Path, typer.Option(help="Build context directory.")] = Path("build/container"),
 ) -> None:
     """Assemble the container service's docker build context (code, model, pinned requirements)."""

@@ -115,7 +115,10 @@ def copy_bundle(bundle: Path, runtime: str, dest: Path) -> None:
     manifest = read_manifest(bundle)
     artifact = RUNTIME_FILES[runtime]
     if artifact not in manifest["files"]:
-        raise PackagingError(f"bundle {bundle} has no {artifact}; it cannot be packaged for runtime {runtime!r}")
+        entry = manifest.get(runtime)
+        why = (f" ({entry['reason']})" if isinstance(entry, dict) and entry.get("reason")
+               else " (the bundle predates this runtime: train or import it again)" if entry is None else "")
+        raise PackagingError(f"bundle {bundle} has no {artifact}{why}; it cannot be packaged for runtime {runtime!r}")
     dest.mkdir(parents=True, exist_ok=True)
     (dest / artifact).write_bytes(verify_file(bundle, manifest, artifact))
     shutil.copy2(bundle / MANIFEST_NAME, dest / MANIFEST_NAME)

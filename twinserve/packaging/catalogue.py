@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 Door: TypeAlias = Literal["native", "asgi", "service"]
 LambdaDoor: TypeAlias = Literal["native", "asgi"]
-Runtime: TypeAlias = Literal["onnx", "sklearn"]
+Runtime: TypeAlias = Literal["onnx", "sklearn", "lean"]
 Arch: TypeAlias = Literal["x86_64", "arm64"]
 BuildTarget: TypeAlias = Literal["aws", "local"]
 PackageFormat: TypeAlias = Literal["zip", "image"]
 
-RUNTIMES: tuple[Runtime, ...] = ("onnx", "sklearn")
+RUNTIMES: tuple[Runtime, ...] = ("onnx", "sklearn", "lean")
 LAMBDA_DOORS: tuple[LambdaDoor, ...] = ("native", "asgi")
 ARCHES: tuple[Arch, ...] = ("x86_64", "arm64")
 BUILD_TARGETS: tuple[BuildTarget, ...] = ("aws", "local")
