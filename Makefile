@@ -45,7 +45,7 @@ demo: $(STAMP)
 	$(VENV)/bin/twinserve package lambda --bundle build/bundles/default --runtime onnx --door native
 	$(VENV)/bin/twinserve bench --target local-lambda --target local-container --scenario all --quick \
 		--out $(DEMO_RESULTS)
-	$(VENV)/bin/twinserve bench --target local-lambda --variant native/sklearn --variant asgi/onnx \
+	$(VENV)/bin/twinserve bench --target local-lambda --variant native/lean --variant native/sklearn --variant asgi/onnx \
 		--scenario cold-start --quick --out $(DEMO_RESULTS)
 	$(VENV)/bin/twinserve report $(DEMO_RESULTS)
 

@@ -150,24 +150,30 @@ def _logistic(spec: dict[str, Any]) -> Step:
 
 def _forest(spec: dict[str, Any]) -> Step:
     """Decision trees and forests: inputs rounded to float32 as scikit-learn's trees see them, each
-    tree's leaf fractions summed in order and divided by the number of trees."""
-    trees = [(t["left"], t["right"], t["feature"], t["threshold"], t["value"]) for t in spec["trees"]]
+    tree's leaf fractions summed tree by tree (as scikit-learn accumulates them) and divided by the
+    number of trees."""
+    trees = [_nodes(t) for t in spec["trees"]]
     count = float(len(trees))
-    classes = len(next(v for v in trees[0][4] if v is not None))
 
     def step(x: Sequence[float]) -> list[float]:
         row = array("f", x)  # float32, as DecisionTreeClassifier validates its input
-        total = [0.0] * classes
-        for left, right, feature, threshold, value in trees:
-            node = 0
-            child = left[0]
-            while child >= 0:
-                node = child if row[feature[node]] <= threshold[node] else right[node]
-                child = left[node]
-            total = [a + b for a, b in zip(total, value[node], strict=True)]
-        return [v / count for v in total]
+        leaves = []
+        for nodes in trees:
+            # Each node is one tuple (feature, threshold, left, right); a leaf is (-1, 0.0, its
+            # fractions, None): one index and one unpack per level, the fastest walk in pure Python.
+            feature, threshold, left, right = nodes[0]
+            while feature >= 0:
+                feature, threshold, left, right = nodes[left] if row[feature] <= threshold else nodes[right]
+            leaves.append(left)
+        return [total / count for total in map(sum, zip(*leaves, strict=True))]
 
     return step
+
+
+def _nodes(tree: dict[str, Any]) -> list[tuple[Any, ...]]:
+    left, right, feature, threshold, value = (tree[k] for k in ("left", "right", "feature", "threshold", "value"))
+    return [(feature[i], threshold[i], left[i], right[i]) if left[i] >= 0 else (-1, 0.0, value[i], None)
+            for i in range(len(left))]
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], Step]] = {

@@ -63,6 +63,23 @@ def test_predictions_through_the_emulator_match_the_core(emulated: EmulatorThrea
     assert metrics["InitTotalMs"] <= float(headers["x-emulator-init-ms"])
 
 
+def test_the_lean_package_answers_through_the_emulator_as_the_core_does(
+        logreg_bundle: TrainResult, tmp_path: Path) -> None:
+    out = tmp_path / "native-lean-local"
+    build_lambda(bundle=logreg_bundle.bundle_dir, runtime="lean", door="native", target="local", out=out)
+    code, handler, _ = resolve_package(out, None)
+    predictor = prediction_core.load(logreg_bundle.bundle_dir, "lean")
+    instances = [predictor.schema.example_instance()] * 3
+    config = FunctionConfig(package=code, handler=handler, memory_mb=1769, environment={"MODEL_RUNTIME": "lean"})
+    with EmulatorThread(config) as emu:
+        status, headers, body = post(emu.emulator.port, json.dumps({"instances": instances}).encode())
+        assert status == 200 and headers["x-emulator-cold"] == "true"
+        assert json.loads(body)["predictions"] == predictor.predict(instances)
+        assert json.loads(body)["model"]["runtime"] == "lean"
+        status, _, body = post(emu.emulator.port, json.dumps({"instances": instances[:1]}).encode())
+        assert status == 200 and json.loads(body)["predictions"] == predictor.predict(instances[:1])
+
+
 def test_validation_errors_pass_through_the_emulator(emulated: EmulatorThread) -> None:
     status, _, body = post(emulated.emulator.port, b'{"instances": [{"nope": 1}]}')
     assert status == 422 and json.loads(body)["error"]["type"] == "validation_error"

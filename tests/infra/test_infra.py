@@ -135,6 +135,16 @@ def test_options_reach_the_templates(synth: Callable[..., tuple[Any, Any]]) -> N
     svc.resource_count_is("AWS::EC2::NatGateway", 1)
 
 
+def test_the_lean_runtime_is_a_deployable_choice(synth: Callable[..., tuple[Any, Any]]) -> None:
+    from aws_cdk.assertions import Match
+
+    fn, svc = synth(runtime="lean")
+    svc.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
+        Match.object_like({"Environment": Match.array_with([{"Name": "MODEL_RUNTIME", "Value": "lean"}])})])})
+    fn.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"MODEL_RUNTIME": "lean"})}})
+
+
 def test_snapstart_on_published_versions(synth: Callable[..., tuple[Any, Any]]) -> None:
     fn, _ = synth(snapstart=True)
     fn.has_resource_properties("AWS::Lambda::Function", {"SnapStart": {"ApplyOn": "PublishedVersions"}})
@@ -147,7 +157,7 @@ def test_snapstart_on_published_versions(synth: Callable[..., tuple[Any, Any]]) 
         ({"snapstart": True, "provisioned_concurrency": 2}, "cannot be combined"),
         ({"memory_mb": 20480}, "128 to 10240 MB"),
         ({"timeout_s": 901}, "1 to 900 s"),
-        ({"runtime": "tensorflow"}, "runtime='tensorflow' is not one of onnx, sklearn"),
+        ({"runtime": "tensorflow"}, "runtime='tensorflow' is not one of onnx, sklearn, lean"),
         ({"snapstart": True, "packaging": "image"}, "zip packages only"),
         ({"min_tasks": 5, "max_tasks": 2}, "min_tasks <= max_tasks"),
         ({"log_retention_days": 10}, "log_retention_days=10 is not one of"),

@@ -155,9 +155,16 @@ def bench(
     if local and not (bundle / "manifest.json").is_file():
         raise fail(f"--bundle {bundle}: no model bundle there (needed by {', '.join(local)}); "
                    f"run `twinserve train --out {bundle}`")
+    from prediction_core.runtimes import RUNTIMES
+    from twinserve.packaging.catalogue import LAMBDA_DOORS
+
+    if runtime not in RUNTIMES:
+        raise fail(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     for item in variant or []:
-        if item.count("/") != 1:
-            raise fail(f"--variant {item!r} is not door/runtime, e.g. native/sklearn")
+        door_name, _, runtime_name = item.partition("/")
+        if item.count("/") != 1 or door_name not in LAMBDA_DOORS or runtime_name not in RUNTIMES:
+            raise fail(f"--variant {item!r} is not door/runtime with a door of {', '.join(LAMBDA_DOORS)} and a "
+                       f"runtime of {', '.join(RUNTIMES)}, e.g. native/lean")
     options = Options.quick_defaults() if quick else Options()
     options.slo_p99_ms = slo_ms
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")

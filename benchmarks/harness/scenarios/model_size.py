@@ -3,11 +3,13 @@ Locally only: each size is trained (cached), swapped into the target, and cold-s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness.context import Context
 from benchmarks.stats import median
+from prediction_core.bundle import RUNTIME_FILES
 
 SWEEP_CACHE = Path("build/bench-bundles")
 
@@ -16,7 +18,9 @@ def bundle_for(trees: int) -> Path:
     from prediction_core.training import train
 
     out = SWEEP_CACHE / f"breast-cancer-forest-{trees}"
-    if not (out / "manifest.json").is_file():
+    manifest = out / "manifest.json"
+    # A cached bundle from before a runtime existed (no manifest entry for it) is trained again.
+    if not manifest.is_file() or "lean" not in json.loads(manifest.read_text()):
         train("breast-cancer-forest", out=out, params={"trees": trees})
     return out
 
@@ -29,7 +33,7 @@ def run(ctx: Context) -> dict[str, Any]:
     try:
         for trees in ctx.options.sweep_trees:
             bundle = bundle_for(trees)
-            artifact = bundle / ("model.onnx" if runtime == "onnx" else "model.joblib")
+            artifact = bundle / RUNTIME_FILES[runtime]
             swappable.swap_model(bundle)
             ctx.reset_client()
             start = len(ctx.records)
