@@ -8,7 +8,7 @@ from typing import Any
 from prediction_core import MAX_INSTANCES, Predictor
 from prediction_core.contract import DEFAULT_MAX_BODY_BYTES
 
-_TYPES = {"number": "number", "integer": "integer", "string": "string"}
+_TYPES = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string"}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -28,16 +28,22 @@ def instance_schema(predictor: Predictor) -> dict[str, Any]:
             prop["maximum"] = f.maximum
         if f.max_length is not None:
             prop["maxLength"] = f.max_length
+        if f.categories is not None and f.unknown == "refuse":
+            prop["enum"] = list(f.categories)
+        if f.optional:  # left out or null: the pipeline imputes it
+            prop = {"anyOf": [prop, {"type": "null"}]}
         props[f.name] = prop
-    return {"type": "object", "properties": props, "required": list(predictor.schema.names),
-            "additionalProperties": False}
+    required = [f.name for f in predictor.schema.features if not f.optional]
+    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
 
 def predict_operation(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
     """`openapi_extra` for POST /predict: the request body and every documented response."""
-    prediction = {"type": "object", "required": ["label", "probabilities"], "properties": {
+    prediction: dict[str, Any] = {"type": "object", "required": ["label", "probabilities"], "properties": {
         "label": {"type": "string", "enum": predictor.classes},
         "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
+    if predictor.task == "regression":
+        prediction = {"type": "object", "required": ["value"], "properties": {"value": {"type": "number"}}}
     errors = {str(code): {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
               for code, text in [(400, "Malformed JSON or empty body"), (413, "Body over the payload limit"),
                                  (415, "Content-Type is not application/json"),

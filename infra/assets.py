@@ -20,7 +20,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 
 from infra.config import ConfigError, DeploymentConfig
-from prediction_core.bundle import MANIFEST_NAME, read_manifest
+from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, read_manifest, verify_bundle
 from prediction_core.exceptions import TwinserveError
 from twinserve.packaging import (
     build_container_context,
@@ -39,10 +39,25 @@ DEFAULT_BUNDLE = "build/bundles/default"
 UNUSED_BUNDLING_IMAGE = "public.ecr.aws/sam/build-python3.12"
 
 
+def check_model(model_dir: Path, config: DeploymentConfig, what: str) -> None:
+    """A prebuilt package must hold a model that verifies and offers the configured runtime's file:
+    a function without one would fail at every INIT once deployed."""
+    try:
+        manifest = read_manifest(model_dir)
+        verify_bundle(model_dir, manifest)
+    except TwinserveError as exc:
+        raise ConfigError(f"{what} has no usable model in {model_dir} ({exc.message}): rebuild it with "
+                          "`twinserve package`, or drop the prebuilt directory so synth builds it") from None
+    if RUNTIME_FILES[config.runtime] not in manifest["files"]:
+        raise ConfigError(f"{what}: its model has no {RUNTIME_FILES[config.runtime]} for runtime={config.runtime!r}")
+
+
 def check_report(report: dict[str, Any] | None, config: DeploymentConfig, what: str) -> None:
-    """A package must be what the template says it is: architecture, handler (door) and runtime."""
+    """A package must be what the template says it is: architecture, handler (door) and runtime,
+    as its package-report.json (written by `twinserve package`) records."""
     if report is None:
-        return
+        raise ConfigError(f"{what} has no package-report.json, so what it holds cannot be checked: build it with "
+                          "`twinserve package`, or drop the prebuilt directory so synth builds it")
     wanted = {"arch": config.arch, "door": config.door, "runtime": config.runtime}
     for key, value in wanted.items():
         if report.get(key) not in (None, value):
@@ -70,9 +85,10 @@ def _bundle(config: DeploymentConfig) -> Path:
 
 def lambda_fingerprint(config: DeploymentConfig) -> str:
     """Everything the zip is built from: model version, shipped code, pinned requirements, target."""
-    manifest = read_manifest(_bundle(config))
+    bundle = _bundle(config)
+    manifest = read_manifest(bundle)
     door = cast(Door, config.door)  # validated by DeploymentConfig
-    parts = [manifest["version"], code_fingerprint(door), *pinned_requirements(door, config.runtime),
+    parts = [manifest["version"], code_fingerprint(door), *pinned_requirements(door, config.runtime, bundle=bundle),
              config.arch, config.runtime, config.door, LAMBDA_PYTHON_VERSION]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -107,6 +123,7 @@ def lambda_zip_code(config: DeploymentConfig) -> lambda_.Code:
         package = Path(config.package_dir)
         check_report(read_package_report(package.parent) or read_package_report(package), config,
                      f"package_dir {package}")
+        check_model(package / "model", config, f"package_dir {package}")
         return lambda_.Code.from_asset(str(package))
     bundle = _bundle(config)
     return lambda_.Code.from_asset(
@@ -119,6 +136,7 @@ def lambda_image_code(config: DeploymentConfig) -> lambda_.DockerImageCode:
     if config.image_dir:
         context = Path(config.image_dir)
         check_report(read_package_report(context.parent), config, f"image_dir {context}")
+        check_model(context / "model", config, f"image_dir {context}")
     else:
         out = BUILT_ROOT / f"lambda-image-{config.door}-{config.runtime}"
         _rebuild_if_stale(out, config, cast(Door, config.door), lambda: build_lambda(
@@ -131,6 +149,7 @@ def lambda_image_code(config: DeploymentConfig) -> lambda_.DockerImageCode:
 
 def container_context(config: DeploymentConfig) -> Path:
     if config.container_dir:
+        check_model(Path(config.container_dir) / "model", config, f"container_dir {config.container_dir}")
         return Path(config.container_dir)
     out = BUILT_ROOT / f"container-{config.runtime}"
     _rebuild_if_stale(out, config, "service", lambda: build_container_context(

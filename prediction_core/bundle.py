@@ -109,6 +109,24 @@ def manifest_schema(manifest: dict[str, Any]) -> InputSchema:
     return InputSchema.from_dict(manifest["input_schema"], where="manifest.input_schema")
 
 
+# Bundles written before these fields existed hold classifiers fitted on arrays.
+TASKS = ("classification", "regression")
+
+
+def manifest_task(manifest: dict[str, Any]) -> str:
+    """"classification" (label and class probabilities) or "regression" (a value per instance)."""
+    task = manifest.get("task", "classification")
+    if task not in TASKS:
+        raise BundleError(f"manifest task {task!r} is not one of {', '.join(TASKS)}")
+    return str(task)
+
+
+def manifest_input_format(manifest: dict[str, Any]) -> str:
+    """"array" (the pipeline was fitted on a numpy array) or "dataframe" (on a pandas DataFrame,
+    whose column names and dtypes it expects again)."""
+    return str(manifest.get("input_format", "array"))
+
+
 def verify_file(bundle_dir: Path, manifest: dict[str, Any], name: str) -> bytes:
     """Return a file's bytes after checking them against the manifest; never returns unchecked bytes.
 

@@ -98,6 +98,7 @@ def model_body(predictor: Predictor) -> dict[str, Any]:
         "name": predictor.name,
         "version": predictor.version,
         "runtime": predictor.runtime,
+        "task": predictor.task,
         "classes": predictor.classes,
         "input_schema": m["input_schema"],
         "metrics": m.get("metrics"),

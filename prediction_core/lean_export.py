@@ -92,6 +92,13 @@ def _logistic(step: Any) -> dict[str, Any]:
     return {"op": "logistic", "coef": [_floats(row) for row in coef], "intercept": _floats(step.intercept_)}
 
 
+def _linear(step: Any) -> dict[str, Any]:
+    coef = np.asarray(step.coef_, dtype=np.float64)
+    if coef.ndim != 1:
+        raise Unsupported("a multi-output linear model")
+    return {"op": "linear", "coef": _floats(coef), "intercept": float(np.asarray(step.intercept_).ravel()[0])}
+
+
 def _tree(tree: Any) -> dict[str, Any]:
     if tree.n_outputs != 1:
         raise Unsupported("a multi-output tree")
@@ -112,21 +119,44 @@ def _forest(step: Any) -> dict[str, Any]:
 
 
 def _writers() -> dict[type, Callable[[Any], dict[str, Any]]]:
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.linear_model import (
+        ElasticNet,
+        Lasso,
+        LinearRegression,
+        LogisticRegression,
+        LogisticRegressionCV,
+        Ridge,
+        RidgeCV,
+    )
     from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
-    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor
 
     return {StandardScaler: _standard, RobustScaler: _robust, MaxAbsScaler: _max_abs, MinMaxScaler: _min_max,
             TfidfVectorizer: _tfidf, LogisticRegression: _logistic, LogisticRegressionCV: _logistic,
             DecisionTreeClassifier: _single_tree, ExtraTreeClassifier: _single_tree,
-            RandomForestClassifier: _forest, ExtraTreesClassifier: _forest}
+            RandomForestClassifier: _forest, ExtraTreesClassifier: _forest,
+            LinearRegression: _linear, Ridge: _linear, RidgeCV: _linear, Lasso: _linear, ElasticNet: _linear,
+            DecisionTreeRegressor: _single_tree, ExtraTreeRegressor: _single_tree,
+            RandomForestRegressor: _forest, ExtraTreesRegressor: _forest}
 
 
-def document(estimator: Any) -> dict[str, Any]:
+FINAL_OPS = frozenset({"logistic", "forest", "linear"})
+
+
+def document(estimator: Any, schema: InputSchema | None = None) -> dict[str, Any]:
     """The model.lean.json content for a fitted pipeline, or Unsupported naming the first step it
-    cannot evaluate. Text steps must come first and trees need dense input."""
+    cannot evaluate. Text steps must come first and trees need dense input; a table must be numbers."""
+    if schema is not None and schema.kind == "tabular" and not schema.numeric_only:
+        odd = next(f for f in schema.features if not f.numeric or f.optional)
+        raise Unsupported(f"the lean runtime takes required numeric features only (feature {odd.name!r} is "
+                          f"{'optional' if odd.optional else odd.type})")
     writers = _writers()
     steps = [(name, step) for name, step in getattr(estimator, "steps", [("model", estimator)])
              if step is not None and step != "passthrough"]
@@ -144,27 +174,29 @@ def document(estimator: Any) -> dict[str, Any]:
         if spec["op"] == "forest" and out and out[0]["op"] == "tfidf":
             raise Unsupported(f"step {name!r} ({type(step).__name__}) after a text step (sparse input)")
         final = position == len(steps) - 1
-        if final != (spec["op"] in {"logistic", "forest"}):
+        if final != (spec["op"] in FINAL_OPS):
             raise Unsupported(f"step {name!r} ({type(step).__name__}) "
-                              + ("must be followed by a classifier" if final else "is a classifier before the end"))
+                              + ("must be followed by a model" if final else "is a model before the end"))
         out.append(spec)
-    return {"format": lean_runtime.LEAN_FORMAT, "classes": len(estimator.classes_), "steps": out}
+    classes = len(getattr(estimator, "classes_", []))
+    return {"format": lean_runtime.LEAN_FORMAT, "classes": classes, "steps": out}
 
 
-def convert(estimator: Any, schema: InputSchema, sample: np.ndarray) -> LeanResult:
-    """model.lean.json for the estimator, checked against its predict_proba on `sample` (held-out
-    rows, or rows drawn within the schema)."""
+def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
+            regression: bool = False) -> LeanResult:
+    """model.lean.json for the estimator, checked against scikit-learn's output `want` on the
+    validated check `rows` (held-out rows, or rows drawn within the schema)."""
     try:
-        data = orjson.dumps(document(estimator))
+        data = orjson.dumps(document(estimator, schema))
     except Unsupported as exc:
         return LeanResult(None, "not_converted", str(exc))
-    model = lean_runtime.load_model(data, {"classes": [str(c) for c in estimator.classes_]}, threads=1)
-    rows = [str(v) for v in sample] if schema.kind == "text" else [tuple(map(float, row)) for row in sample]
-    got = np.asarray(model.predict_proba(rows), dtype=np.float64)
-    want = np.asarray(estimator.predict_proba(sample), dtype=np.float64)
+    classes = [str(c) for c in getattr(estimator, "classes_", [])]
+    model = lean_runtime.load_model(data, {"classes": classes}, threads=1)
+    got = np.asarray(model.predict_proba(rows), dtype=np.float64).reshape(want.shape)
     diff = float(np.abs(got - want).max())
-    same_labels = bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
-    if diff > AGREEMENT_TOLERANCE or not same_labels:
-        return LeanResult(None, "disagrees", f"evaluated, but probabilities differ from scikit-learn by "
-                                             f"{diff:.2e} (> {AGREEMENT_TOLERANCE:.0e}) on {len(sample)} rows", diff)
+    tolerance = AGREEMENT_TOLERANCE * max(1.0, float(np.abs(want).max())) if regression else AGREEMENT_TOLERANCE
+    same_labels = regression or bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
+    if diff > tolerance or not same_labels:
+        return LeanResult(None, "disagrees", f"evaluated, but its output differs from scikit-learn's by "
+                                             f"{diff:.2e} (> {tolerance:.0e}) on {len(rows)} rows", diff)
     return LeanResult(data, "converted", max_abs_diff=diff)

@@ -63,44 +63,77 @@ def _set_text_locale(model: Any) -> None:
             node.attribute.append(helper.make_attribute("locale", "C.UTF-8"))
 
 
-def convert(estimator: Any, schema: InputSchema, sample: np.ndarray, *, graph_name: str) -> OnnxResult:
+def _initial_types(schema: InputSchema, *, per_column: bool) -> list[tuple[str, Any]]:
+    """One float input for a numeric table (or one string input for text); with `per_column`, one
+    input per feature named as the column, as skl2onnx maps a ColumnTransformer's columns by name."""
+    from skl2onnx.common.data_types import BooleanTensorType, FloatTensorType, Int64TensorType, StringTensorType
+
+    if schema.kind == "text":
+        return [("input", StringTensorType([None, 1]))]
+    if not per_column:
+        return [("input", FloatTensorType([None, len(schema.features)]))]
+    kinds = {"number": FloatTensorType, "integer": Int64TensorType, "boolean": BooleanTensorType,
+             "string": StringTensorType}
+    return [(f.name, (FloatTensorType if f.optional and f.numeric else kinds[f.type])([None, 1]))
+            for f in schema.features]
+
+
+def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *, graph_name: str,
+            regression: bool = False) -> OnnxResult:
+    """model.onnx for the estimator, checked against scikit-learn's output `want` on the validated
+    check `rows` (Python rows: tuples in schema order, or texts)."""
     try:
         from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     except ImportError as exc:  # pragma: no cover - skl2onnx is a training dependency
         return OnnxResult(None, "not_converted", f"skl2onnx is not installed ({exc})")
 
-    if schema.kind == "text":
-        initial = [("input", StringTensorType([None, 1]))]
-    else:
-        initial = [("input", FloatTensorType([None, len(schema.features)]))]
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    try:
-        model = convert_sklearn(estimator, initial_types=initial, options={id(final): {"zipmap": False}})
-    except Exception as exc:  # skl2onnx raises many types; all mean "this model does not convert"
+    options = None if regression else {id(final): {"zipmap": False}}
+    attempts = [False, True] if schema.numeric_only else [True] if schema.kind == "tabular" else [False]
+    failure: Exception | None = None
+    for per_column in attempts:
+        initial = _initial_types(schema, per_column=per_column)
+        try:
+            model = convert_sklearn(estimator, initial_types=initial, options=options)
+            break
+        except Exception as exc:  # skl2onnx raises many types; all mean "this model does not convert"
+            failure = exc
+    else:
+        assert failure is not None
         return OnnxResult(None, "not_converted",
-                          f"skl2onnx could not convert {_failing_step(estimator, initial, exc)}: "
-                          f"{str(exc).splitlines()[0][:200]}")
+                          f"skl2onnx could not convert {_failing_step(estimator, initial, failure)}: "
+                          f"{str(failure).splitlines()[0][:200]}")
     model.graph.name = graph_name  # skl2onnx uses a random name; a fixed one keeps hashes reproducible
     _set_text_locale(model)
     data = model.SerializeToString()
-    return _check_agreement(estimator, data, schema, sample)
+    return _check_agreement(data, schema, rows, want, regression=regression)
 
 
-def _check_agreement(estimator: Any, data: bytes, schema: InputSchema, sample: np.ndarray) -> OnnxResult:
+def _check_agreement(data: bytes, schema: InputSchema, rows: Any, want: np.ndarray, *,
+                     regression: bool) -> OnnxResult:
     from prediction_core.runtimes import onnx_runtime
 
     try:
-        onnx_model = onnx_runtime.load_model(data, {"input_schema": schema.to_dict()}, threads=1)
-        got = onnx_model.predict_proba(sample)
+        onnx_model = onnx_runtime.load_model(
+            data, {"input_schema": schema.to_dict(), "task": "regression" if regression else "classification"},
+            threads=1)
+        if onnx_model.input_dtype is None:
+            feed: Any = rows
+        elif schema.kind == "text":
+            feed = np.empty(len(rows), dtype=object)
+            feed[:] = rows
+        else:
+            feed = np.array(rows, dtype=np.float64)
+        got = np.asarray(onnx_model.predict_proba(feed), dtype=np.float64).reshape(want.shape)
     except Exception as exc:
         return OnnxResult(None, "not_converted", f"onnxruntime could not run the converted model: "
                                                  f"{str(exc).splitlines()[0][:200]}")
-    want = np.asarray(estimator.predict_proba(sample), dtype=np.float64)
     diff = float(np.abs(got - want).max())
-    same_labels = bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
-    if diff > AGREEMENT_TOLERANCE or not same_labels:
-        return OnnxResult(None, "disagrees", f"converted, but probabilities differ from scikit-learn by "
-                                             f"{diff:.2e} (> {AGREEMENT_TOLERANCE:.0e}) on {len(sample)} rows",
+    # A regressor's values are compared relative to their scale (float32 keeps about 7 digits).
+    tolerance = AGREEMENT_TOLERANCE * max(1.0, float(np.abs(want).max())) if regression else AGREEMENT_TOLERANCE
+    same_labels = regression or bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
+    if diff > tolerance or not same_labels:
+        return OnnxResult(None, "disagrees", f"converted, but its output differs from scikit-learn's by "
+                                             f"{diff:.2e} (> {tolerance:.0e}) on {len(rows)} rows",
                           diff)
     return OnnxResult(data, "converted", max_abs_diff=diff)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prediction_core.bundle import RUNTIME_FILES, manifest_schema, read_manifest, verify_file
+from prediction_core.bundle import RUNTIME_FILES, manifest_schema, manifest_task, read_manifest, verify_file
 from prediction_core.exceptions import RuntimeNotAvailableError
 from prediction_core.runtimes import RUNTIMES, Model, import_runtime
 from prediction_core.schema import InputSchema
@@ -14,7 +14,8 @@ from prediction_core.timing import ColdStartTimings, stopwatch_ms
 
 
 class Predictor:
-    """A verified, loaded model. `predict` takes JSON-like instances and returns label + probabilities."""
+    """A verified, loaded model. `predict` takes JSON-like instances and returns, per instance,
+    {"label", "probabilities"} for a classifier or {"value"} for a regressor."""
 
     def __init__(self, *, manifest: dict[str, Any], runtime: str, model: Model,
                  timings: ColdStartTimings) -> None:
@@ -22,11 +23,14 @@ class Predictor:
         self.runtime = runtime
         self.name: str = manifest["name"]
         self.version: str = manifest["version"]
+        self.task = manifest_task(manifest)
         self.classes: list[str] = list(manifest["classes"])
         self.schema: InputSchema = manifest_schema(manifest)
         self.timings = timings
         self._model = model
         self._model_info = {"name": self.name, "version": self.version, "runtime": runtime}
+        if self.task == "regression":
+            self._shape_row = self._shape_value  # type: ignore[method-assign]
         # A runtime may answer one validated row without an input array (ONNX does): the common
         # serving request, one instance, then costs no numpy allocation at all.
         self._predict_row: Callable[[tuple[int | float, ...]], list[float] | None] | None = getattr(
@@ -68,6 +72,10 @@ class Predictor:
     def _shape_row(self, row: list[float]) -> dict[str, Any]:
         classes = self.classes
         return {"label": classes[row.index(max(row))], "probabilities": dict(zip(classes, row, strict=True))}
+
+    @staticmethod
+    def _shape_value(row: list[float]) -> dict[str, Any]:
+        return {"value": row[0]}
 
 
 def available_runtimes(manifest: dict[str, Any]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,9 +14,14 @@ from prediction_core.exceptions import InvalidInstancesError, SchemaError
 if TYPE_CHECKING:
     import numpy as np
 
-FeatureType = Literal["number", "integer", "string"]
+FeatureType = Literal["number", "integer", "boolean", "string"]
 InputKind = Literal["tabular", "text"]
-FEATURE_TYPES: tuple[FeatureType, ...] = ("number", "integer", "string")
+FEATURE_TYPES: tuple[FeatureType, ...] = ("number", "integer", "boolean", "string")
+# What a categorical (string) feature does with a value outside its categories: refuse it (422),
+# or accept it and let the pipeline encode it (OneHotEncoder(handle_unknown="ignore"): all zeros).
+UnknownPolicy = Literal["refuse", "accept"]
+UNKNOWN_POLICIES: tuple[UnknownPolicy, ...] = ("refuse", "accept")
+FEATURE_KEYS = frozenset({"name", "type", "minimum", "maximum", "max_length", "categories", "unknown", "optional"})
 INPUT_KINDS: tuple[InputKind, ...] = ("tabular", "text")
 
 # Lambda's synchronous payload limit (6 MB) caps a batch long before this does; the bound keeps
@@ -34,13 +39,21 @@ _NUMERIC_TYPE_SET = frozenset(_NUMERIC_TYPES)
 
 @dataclass(frozen=True)
 class Feature:
-    """One input field: its name, JSON type and allowed range or length."""
+    """One input field: its name, JSON type, allowed range, length or categories, and whether it may
+    be left out (an optional field arrives at the pipeline as a missing value, for it to impute)."""
 
     name: str
     type: FeatureType
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    categories: tuple[str, ...] | None = None
+    unknown: UnknownPolicy = "refuse"
+    optional: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("number", "integer")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type}
@@ -48,6 +61,11 @@ class Feature:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+            out["unknown"] = self.unknown
+        if self.optional:
+            out["optional"] = True
         return out
 
 
@@ -68,16 +86,22 @@ class InputSchema:
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(f.name for f in self.features))
         object.__setattr__(self, "names_set", frozenset(self.names))
-        numeric = [f for f in self.features if f.type != "string"]
+        numeric = [f for f in self.features if f.numeric]
         low = tuple(-math.inf if f.minimum is None else float(f.minimum) for f in numeric)
         high = tuple(math.inf if f.maximum is None else float(f.maximum) for f in numeric)
         object.__setattr__(self, "_low", low)
         object.__setattr__(self, "_high", high)
         object.__setattr__(self, "_integer_positions",
                            tuple(j for j, f in enumerate(numeric) if f.type == "integer"))
-        object.__setattr__(self, "_bounded", all(map(math.isfinite, low + high)))
+        object.__setattr__(self, "_bounded", self.numeric_only and all(map(math.isfinite, low + high)))
         getter = operator.itemgetter(*self.names)
         object.__setattr__(self, "_row_getter", getter if len(self.names) > 1 else lambda inst: (getter(inst),))
+
+    @property
+    def numeric_only(self) -> bool:
+        """A tabular schema of required numbers and integers: validated into a float array (the
+        fast paths). Any boolean, categorical or optional feature makes a table of Python rows."""
+        return self.kind == "tabular" and all(f.numeric and not f.optional for f in self.features)
 
     @cached_property
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,8 +133,8 @@ class InputSchema:
             raise SchemaError(f"{where}.features: duplicate feature names {duplicates}")
         if kind == "text" and (len(features) != 1 or features[0].type != "string"):
             raise SchemaError(f"{where}: a 'text' schema has exactly one feature, of type 'string'")
-        if kind == "tabular" and any(f.type == "string" for f in features):
-            raise SchemaError(f"{where}: 'tabular' schemas take number and integer features only")
+        if kind == "text" and (features[0].categories is not None or features[0].optional):
+            raise SchemaError(f"{where}: a 'text' feature takes no categories and is not optional")
         return cls(features=features, kind=kind)
 
     def example_instance(self) -> dict[str, Any]:
@@ -118,7 +142,9 @@ class InputSchema:
         out: dict[str, Any] = {}
         for f in self.features:
             if f.type == "string":
-                out[f.name] = "example"
+                out[f.name] = f.categories[0] if f.categories else "example"
+            elif f.type == "boolean":
+                out[f.name] = True
             else:
                 lo = f.minimum if f.minimum is not None else 0.0
                 hi = f.maximum if f.maximum is not None else lo
@@ -140,6 +166,8 @@ class InputSchema:
         if self.kind == "text":
             texts = self._validate_text(instances)
             return texts if dtype is None else _object_array(texts)
+        if not self.numeric_only:
+            return self._validate_table(instances)
         if dtype is None:
             return self._python_rows(instances)
         fast = self._fast_tabular(instances, dtype)
@@ -285,6 +313,35 @@ class InputSchema:
                                else f"{value!r} is above the maximum {f.maximum!r}")
                     errors.add(i, f.name, "range_error", message)
 
+    def _validate_table(self, instances: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a table with booleans, categories or optional fields, as Python tuples in schema
+        order (None where an optional field is missing or null): the runtime builds its own input
+        (a DataFrame with the fitted dtypes, an object array, or one ONNX input per column)."""
+        features = self.features
+        names = self.names_set
+        required = {f.name for f in features if not f.optional}
+        rows: list[tuple[Any, ...]] = []
+        errors = _Errors()
+        for index, inst in enumerate(instances):
+            if not isinstance(inst, Mapping):
+                errors.add(index, None, "type_error", f"instance must be an object, got {_json_type(inst)}")
+                continue
+            if not (required <= inst.keys() <= names):
+                _key_errors(errors, index, inst, self.names, names, required=required)
+                continue
+            row = []
+            for f in features:
+                value = inst.get(f.name)
+                problem = _value_problem(f, value)
+                if problem is not None:
+                    errors.add(index, f.name, *problem)
+                row.append(value)
+            rows.append(tuple(row))
+            if errors.full:
+                break
+        errors.raise_if_any()
+        return rows
+
     def _validate_text(self, instances: Sequence[Any]) -> list[str]:
         feature = self.features[0]
         expected = {feature.name}
@@ -307,6 +364,39 @@ class InputSchema:
                 texts.append(value)
         errors.raise_if_any()
         return texts
+
+
+def _value_problem(f: Feature, value: Any) -> tuple[str, str] | None:
+    """(error type, message) for one value of a table feature, or None when it is valid."""
+    if value is None:
+        return None if f.optional else ("type_error", f"expected {_article(f.type)}, got null")
+    if f.type == "boolean":
+        return None if type(value) is bool else ("type_error", f"expected a boolean, got {_json_type(value)}")
+    if f.type == "string":
+        if not isinstance(value, str):
+            return "type_error", f"expected a string, got {_json_type(value)}"
+        if f.max_length is not None and len(value) > f.max_length:
+            return "range_error", f"text of {len(value)} characters exceeds max_length {f.max_length}"
+        if f.categories is not None and f.unknown == "refuse" and value not in f.categories:
+            shown = ", ".join(map(repr, f.categories[:10])) + (", …" if len(f.categories) > 10 else "")
+            return "value_error", f"{value!r} is not one of the categories {shown}"
+        return None
+    if type(value) not in _NUMERIC_TYPES:
+        return "type_error", f"expected a number, got {_json_type(value)}"
+    number = _to_float(value)
+    if not math.isfinite(number):
+        return "value_error", "must be a finite number (no NaN or infinity)"
+    if f.type == "integer" and not number.is_integer():
+        return "type_error", f"expected an integer, got {number!r}"
+    if f.minimum is not None and number < f.minimum:
+        return "range_error", f"{number!r} is below the minimum {f.minimum!r}"
+    if f.maximum is not None and number > f.maximum:
+        return "range_error", f"{number!r} is above the maximum {f.maximum!r}"
+    return None
+
+
+def _article(feature_type: str) -> str:
+    return {"integer": "an integer", "boolean": "a boolean", "string": "a string"}.get(feature_type, "a number")
 
 
 def _to_float(value: int | float) -> float:
@@ -366,9 +456,10 @@ def _check_batch(instances: Any) -> None:
 
 
 def _key_errors(errors: _Errors, index: int, inst: Mapping[str, Any], names: Sequence[str],
-                expected: set[str]) -> None:
+                expected: Collection[str], *, required: Collection[str] | None = None) -> None:
+    """Missing required fields (all of `names` unless `required` says which), then unknown ones."""
     for name in names:
-        if name not in inst:
+        if name not in inst and (required is None or name in required):
             errors.add(index, name, "missing", "field required")
     for name in inst:
         if name not in expected:
@@ -395,9 +486,10 @@ def _json_type(value: Any) -> str:
 def _feature_from_dict(item: Any, where: str) -> Feature:
     if not isinstance(item, Mapping):
         raise SchemaError(f"{where}: expected an object with 'name' and 'type'")
-    unknown = set(item) - {"name", "type", "minimum", "maximum", "max_length"}
+    unknown = set(item) - FEATURE_KEYS
     if unknown:
-        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}; a feature takes "
+                          f"{', '.join(sorted(FEATURE_KEYS))}")
     name = item.get("name")
     if not isinstance(name, str) or not name:
         raise SchemaError(f"{where}.name: expected a non-empty string")
@@ -417,4 +509,22 @@ def _feature_from_dict(item: Any, where: str) -> Feature:
     max_length = item.get("max_length")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise SchemaError(f"{where}.max_length: expected a positive integer")
-    return Feature(name=name, type=ftype, minimum=lo, maximum=hi, max_length=max_length)
+    if (lo is not None or hi is not None) and ftype not in ("number", "integer"):
+        raise SchemaError(f"{where}: minimum and maximum apply to number and integer features, not {ftype}")
+    categories = item.get("categories")
+    if categories is not None:
+        if ftype != "string":
+            raise SchemaError(f"{where}.categories: only a string feature has categories")
+        if (not isinstance(categories, list) or not categories or not all(isinstance(c, str) for c in categories)
+                or len(set(categories)) != len(categories)):
+            raise SchemaError(f"{where}.categories: expected a non-empty list of distinct strings")
+        categories = tuple(categories)
+    policy = item.get("unknown", "refuse")
+    if policy not in UNKNOWN_POLICIES or ("unknown" in item and categories is None):
+        raise SchemaError(f"{where}.unknown: {policy!r} must be one of {', '.join(UNKNOWN_POLICIES)}, "
+                          "and only with categories")
+    optional = item.get("optional", False)
+    if not isinstance(optional, bool):
+        raise SchemaError(f"{where}.optional: expected true or false")
+    return Feature(name=name, type=ftype, minimum=lo, maximum=hi, max_length=max_length,
+                   categories=categories, unknown=policy, optional=optional)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import platform
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,21 +43,85 @@ def library_versions(names: tuple[str, ...] = RECORDED_LIBRARIES) -> dict[str, s
     return out
 
 
-def _metrics(estimator: Any, x_test: Any, y_test: np.ndarray) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, roc_auc_score
+CHANCE_MARGIN = 0.02  # held-out accuracy within this of the majority-class rate is "near chance"
 
-    proba = estimator.predict_proba(x_test)
-    classes = np.asarray(estimator.classes_).astype(str)
-    predicted = classes[np.argmax(proba, axis=1)]
-    out: dict[str, Any] = {"heldout_rows": len(y_test), "accuracy": round(float(accuracy_score(y_test, predicted)), 6)}
-    present = set(y_test.tolist())
-    if len(present) < 2:
+
+@dataclass
+class CheckSet:
+    """Rows every runtime must predict before a bundle is written: JSON instances (held-out rows,
+    or rows drawn within the schema), their validated form, what the pipeline takes, and what it
+    answers (probabilities, or one value per row for a regressor)."""
+
+    instances: list[dict[str, Any]]
+    rows: Any
+    model_input: Any
+    want: np.ndarray
+
+
+def check_set(estimator: Any, schema: InputSchema, instances: list[dict[str, Any]], *, input_format: str,
+              regression: bool, where: str) -> CheckSet:
+    from prediction_core import tables
+    from prediction_core.exceptions import InvalidInstancesError
+
+    try:
+        rows = schema.validate(instances, dtype=None)
+    except InvalidInstancesError as exc:
+        raise SchemaError(f"{where}: {exc.message}") from exc
+    model_input = tables.model_input(rows, schema, input_format)
+    try:
+        raw = estimator.predict(model_input) if regression else estimator.predict_proba(model_input)
+    except Exception as exc:
+        raise RecipeError(f"the pipeline cannot predict {where} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); nothing was written") from exc
+    want = np.asarray(raw, dtype=np.float64).reshape(len(rows), -1)
+    if regression and want.shape[1] != 1:
+        raise RecipeError(f"the regressor predicts {want.shape[1]} values per row; twinserve serves single-output "
+                          "regressors (one value per instance)")
+    return CheckSet(list(instances), rows, model_input, want)
+
+
+def _metrics(check: CheckSet, labels: list[Any], *, classes: list[str] | None) -> dict[str, Any]:
+    """Held-out metrics from the pipeline's own answers: accuracy and ROC AUC for a classifier
+    (and the majority-class rate, the accuracy of always answering the commonest label), R², MAE
+    and RMSE for a regressor."""
+    from sklearn import metrics
+
+    out: dict[str, Any] = {"heldout_rows": len(labels)}
+    if classes is None:
+        y = np.asarray(labels, dtype=np.float64)
+        predicted = check.want[:, 0]
+        out["r2"] = round(float(metrics.r2_score(y, predicted)), 6) if len(y) > 1 else None
+        out["mae"] = round(float(metrics.mean_absolute_error(y, predicted)), 6)
+        out["rmse"] = round(float(np.sqrt(metrics.mean_squared_error(y, predicted))), 6)
+        return out
+    y_text = np.array([str(v) for v in labels])
+    names = np.asarray(classes)
+    predicted_labels = names[np.argmax(check.want, axis=1)]
+    out["accuracy"] = round(float(metrics.accuracy_score(y_text, predicted_labels)), 6)
+    counts = {c: int((y_text == c).sum()) for c in set(y_text.tolist())}
+    out["majority_rate"] = round(max(counts.values()) / len(y_text), 6)
+    present = set(counts)
+    if len(present) < 2 or not present <= set(classes):
         out["roc_auc"] = None
     elif len(classes) == 2:
-        out["roc_auc"] = round(float(roc_auc_score(y_test == classes[1], proba[:, 1])), 6)
+        out["roc_auc"] = round(float(metrics.roc_auc_score(y_text == classes[1], check.want[:, 1])), 6)
     else:
-        out["roc_auc"] = round(float(roc_auc_score(y_test, proba, multi_class="ovr", labels=classes)), 6)
+        out["roc_auc"] = round(float(metrics.roc_auc_score(y_text, check.want, multi_class="ovr", labels=classes)), 6)
     return out
+
+
+def metric_warnings(metrics: dict[str, Any] | None, train_rows: int | None = None) -> list[str]:
+    """Plain warnings when held-out quality is near chance: a bundle that serves noise should say so."""
+    if not metrics:
+        return []
+    rows = f" ({train_rows} training rows)" if train_rows else ""
+    accuracy, majority = metrics.get("accuracy"), metrics.get("majority_rate")
+    if accuracy is not None and majority is not None and accuracy <= majority + CHANCE_MARGIN:
+        return [f"held-out accuracy {accuracy:.2f} is no better than always answering the most frequent label "
+                f"({majority:.2f}){rows}: the model has not learned much; check the data, its size and the labels"]
+    if metrics.get("r2") is not None and metrics["r2"] <= 0.05:
+        return [f"held-out R² {metrics['r2']:.2f} is near zero: no better than predicting the mean{rows}"]
+    return []
 
 
 def pickle_modules(estimator: Any) -> list[str]:
@@ -74,15 +141,19 @@ def pickle_modules(estimator: Any) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] in {"sklearn", "numpy", "scipy", "joblib"})
 
 
-def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check_rows: np.ndarray, name: str,
-              version: str | None, extra: dict[str, Any]) -> TrainResult:
-    buf = io.BytesIO()
+def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check: CheckSet, name: str,
+              version: str | None, extra: dict[str, Any], input_format: str = "array",
+              regression: bool = False) -> TrainResult:
+    """Write the bundle only once every runtime it offers has predicted the check rows from the
+    written files: it is staged beside `out` and moved into place whole, so a bundle that cannot
+    predict is never written and a failed write leaves the previous bundle as it was."""
     import joblib
 
+    buf = io.BytesIO()
     joblib.dump(estimator, buf)
     joblib_bytes = buf.getvalue()
-    onnx = onnx_export.convert(estimator, schema, check_rows, graph_name=name)
-    lean = lean_export.convert(estimator, schema, check_rows)
+    onnx = onnx_export.convert(estimator, schema, check.rows, check.want, graph_name=name, regression=regression)
+    lean = lean_export.convert(estimator, schema, check.rows, check.want, regression=regression)
     artifacts = {SKLEARN_FILE: joblib_bytes}
     if onnx.data is not None:
         artifacts[ONNX_FILE] = onnx.data
@@ -93,8 +164,10 @@ def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check_rows: np.
         # Default version: content-derived, so the same recipe and seed give the same version.
         "version": version or sha256_bytes(joblib_bytes)[:12],
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "classes": [str(c) for c in estimator.classes_],
+        "task": "regression" if regression else "classification",
+        "classes": [] if regression else [str(c) for c in estimator.classes_],
         "input_schema": schema.to_dict(),
+        "input_format": input_format,
         "libraries": library_versions(),
         "python": platform.python_version(),
         "onnx": onnx.manifest_entry(),
@@ -102,8 +175,49 @@ def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check_rows: np.
         "pickle_modules": pickle_modules(estimator),
         **extra,
     }
-    bundle_dir = write_bundle(out, artifacts=artifacts, manifest=manifest)
-    return TrainResult(bundle_dir, json.loads((bundle_dir / "manifest.json").read_text()))
+    out = Path(out)
+    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        write_bundle(staging, artifacts=artifacts, manifest=manifest)
+        _predicts_through_every_runtime(staging, check)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return TrainResult(out, json.loads((out / "manifest.json").read_text()))
+
+
+def _predicts_through_every_runtime(bundle: Path, check: CheckSet) -> None:
+    """Load the staged bundle as a door would, through each runtime it offers, and predict the
+    check instances; the scikit-learn runtime must give the pipeline's own answers."""
+    from prediction_core.predictor import available_runtimes, load
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    for runtime in available_runtimes(manifest):
+        try:
+            predictor = load(bundle, runtime)
+            answers = predictor.predict(check.instances)
+        except Exception as exc:
+            raise RecipeError(f"the bundle would not predict through the {runtime} runtime "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}); "
+                              "nothing was written") from exc
+        if runtime == "sklearn":
+            key = "value" if predictor.task == "regression" else "probabilities"
+            got = [a[key] if key == "value" else list(a[key].values()) for a in answers]
+            if not np.allclose(np.asarray(got, dtype=np.float64).reshape(check.want.shape), check.want,
+                               rtol=1e-12, atol=1e-12):
+                raise RecipeError("the bundle's scikit-learn runtime answers differently from the pipeline itself "
+                                  "(the input it builds is not what the pipeline was fitted on); nothing was written")
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the staged bundle to `out`; the previous bundle is set aside first and removed last."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def train(recipe_name: str, *, out: Path, seed: int = 0, params: dict[str, Any] | None = None,
@@ -115,42 +229,128 @@ def train(recipe_name: str, *, out: Path, seed: int = 0, params: dict[str, Any] 
     estimator = recipe.estimator(resolved, seed)
     estimator.fit(data.x_train, data.y_train)
     recorded = {k: (str(Path(v).name) if k == "data" and v else v) for k, v in resolved.items()}
+    check = check_set(estimator, data.schema, data.test_instances(), input_format="array", regression=False,
+                      where="the held-out rows")
+    metrics = _metrics(check, data.y_test.tolist(), classes=[str(c) for c in estimator.classes_])
     extra = {
         "recipe": {"name": recipe.name, "params": recorded},
         "seed": seed,
         "training_data": {"sha256": data.sha256, "description": data.description,
                           "train_rows": len(data.y_train), "heldout_rows": len(data.y_test)},
-        "metrics": _metrics(estimator, data.x_test, data.y_test),
+        "metrics": metrics,
+        "warnings": metric_warnings(metrics, len(data.y_train)),
     }
-    return _assemble(out, estimator=estimator, schema=data.schema, check_rows=data.x_test,
+    return _assemble(out, estimator=estimator, schema=data.schema, check=check,
                      name=name or recipe.name, version=version, extra=extra)
 
 
-def _synthetic_rows(schema: InputSchema, seed: int) -> np.ndarray:
-    """Rows spread over each feature's allowed range, to check ONNX agreement without held-out data."""
+def _fitted_categories(estimator: Any) -> dict[str, tuple[list[str], bool]]:
+    """Column name -> (categories, accepts unknown values) for every encoder a ColumnTransformer
+    applies to a named column (directly or as a step of a pipeline inside it)."""
+    found: dict[str, tuple[list[str], bool]] = {}
+
+    def visit(obj: Any) -> None:
+        for _, step in getattr(obj, "steps", []):
+            visit(step)
+        for _, transformer, columns in getattr(obj, "transformers_", []):
+            encoders = [transformer, *(s for _, s in getattr(transformer, "steps", []))]
+            for encoder in encoders:
+                categories = getattr(encoder, "categories_", None)
+                if categories is None or not isinstance(columns, (list, tuple)):
+                    continue
+                accepts = getattr(encoder, "handle_unknown", "error") != "error"
+                for column, values in zip(columns, categories, strict=False):
+                    if isinstance(column, str):
+                        found[column] = ([str(v) for v in values if v is not None and v == v], accepts)
+            visit(transformer)
+
+    visit(estimator)
+    return found
+
+
+def _with_fitted_categories(schema: InputSchema, estimator: Any) -> InputSchema:
+    """An open string feature gets the categories its encoder was fitted with (and the encoder's own
+    unknown-value policy), so an unknown value is a 422 naming the choices, not a 500 from predict."""
+    fitted = _fitted_categories(estimator)
+    features = []
+    for f in schema.features:
+        if f.type == "string" and f.categories is None and f.name in fitted and schema.kind == "tabular":
+            categories, accepts = fitted[f.name]
+            f = replace(f, categories=tuple(dict.fromkeys(categories)), unknown="accept" if accepts else "refuse")
+        features.append(f)
+    return InputSchema(features=tuple(features), kind=schema.kind)
+
+
+def check_feature_order(schema: InputSchema, estimator: Any, *, where: str) -> None:
+    """The schema's features must be the pipeline's fitted columns, in order (feature_names_in_),
+    or at least as many (n_features_in_): a reordered schema would feed every value to the wrong
+    column and quietly predict nonsense."""
+    if schema.kind == "text":
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = list(schema.names)
+    if fitted is not None:
+        fitted = [str(n) for n in fitted]
+        for position, (mine, theirs) in enumerate(zip(names, fitted, strict=False)):
+            if mine != theirs:
+                raise SchemaError(f"{where}: feature {position} is {mine!r}, but the pipeline was fitted with "
+                                  f"{theirs!r} there; list the features in the fitted order: {fitted}")
+        if len(names) != len(fitted):
+            raise SchemaError(f"{where}: {len(names)} features, but the pipeline was fitted on {len(fitted)}: "
+                              f"{fitted}")
+        return
+    count = getattr(estimator, "n_features_in_", None)
+    if count is not None and count != len(names):
+        raise SchemaError(f"{where}: {len(names)} features, but the pipeline was fitted on {count} columns")
+
+
+def _synthetic_instances(schema: InputSchema, seed: int) -> list[dict[str, Any]]:
+    """Instances spread over each feature's allowed range and categories (optional fields left out
+    now and then), to check the bundle's runtimes when no held-out rows are given."""
     rng = np.random.default_rng(seed)
     if schema.kind == "text":
         words = ["good", "bad", "great", "awful", "service", "slow", "fast", "love", "hate", "ok"]
-        texts = [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(SYNTHETIC_CHECK_ROWS)]
-        arr = np.empty(len(texts), dtype=object)
-        arr[:] = texts
-        return arr
-    cols = []
-    for f in schema.features:
-        lo = f.minimum if f.minimum is not None else -3.0
-        hi = f.maximum if f.maximum is not None else lo + 6.0
-        col = rng.uniform(lo, hi, SYNTHETIC_CHECK_ROWS)
-        cols.append(np.round(col) if f.type == "integer" else col)
-    return np.column_stack(cols)
+        return [{schema.names[0]: " ".join(rng.choice(words, size=rng.integers(1, 8)))}
+                for _ in range(SYNTHETIC_CHECK_ROWS)]
+    out = []
+    for i in range(SYNTHETIC_CHECK_ROWS):
+        instance: dict[str, Any] = {}
+        for f in schema.features:
+            if f.optional and i % 7 == 3:
+                continue
+            if f.type == "boolean":
+                instance[f.name] = bool(rng.integers(0, 2))
+            elif f.type == "string":
+                instance[f.name] = str(rng.choice(f.categories)) if f.categories else "example"
+            else:
+                lo = f.minimum if f.minimum is not None else -3.0
+                hi = f.maximum if f.maximum is not None else lo + 6.0
+                value = float(rng.uniform(lo, hi))
+                instance[f.name] = int(min(max(round(value), math.ceil(lo)), math.floor(hi))) \
+                    if f.type == "integer" else value
+        out.append(instance)
+    return out
+
+
+def _task(estimator: Any, where: str) -> bool:
+    """True for a regressor, False for a classifier; anything else is refused."""
+    if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
+        return False
+    if hasattr(estimator, "predict") and not hasattr(estimator, "classes_"):
+        return True
+    raise RecipeError(f"{where}: {type(estimator).__name__} is neither a fitted classifier (predict_proba and "
+                      "classes_) nor a fitted regressor (predict)")
 
 
 def import_pipeline(model_path: Path, schema_path: Path, *, out: Path, name: str | None = None,
                     version: str | None = None, heldout_path: Path | None = None) -> TrainResult:
-    """Wrap a fitted scikit-learn classifier pipeline (joblib file) and its input schema in a bundle.
+    """Wrap a fitted scikit-learn pipeline (joblib file: a classifier or a single-output regressor)
+    and its input schema in a bundle.
 
     The user's own file is unpickled here: that is trusting it, as they made it. From then on the
-    bundle's hashes protect it. Optional held-out data ({"instances": [...], "labels": [...]})
-    adds metrics; without it ONNX agreement is checked on rows drawn from the schema's ranges.
+    bundle's hashes protect it. The schema must match the pipeline's fitted columns; held-out data
+    ({"instances": [...], "labels": [...]}) adds metrics, else rows drawn within the schema are
+    used. Every runtime the bundle offers must predict those rows before anything is written.
     """
     import joblib
 
@@ -162,26 +362,35 @@ def import_pipeline(model_path: Path, schema_path: Path, *, out: Path, name: str
         estimator = joblib.load(model_path)
     except Exception as exc:
         raise RecipeError(f"--model {model_path}: cannot load a joblib pipeline ({exc})") from exc
-    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
-        raise RecipeError(f"--model {model_path}: {type(estimator).__name__} is not a fitted classifier "
-                          "with predict_proba and classes_")
+    regression = _task(estimator, f"--model {model_path}")
+    check_feature_order(schema, estimator, where=f"--schema {schema_path}")
+    schema = _with_fitted_categories(schema, estimator)
+    input_format = "dataframe" if getattr(estimator, "feature_names_in_", None) is not None else "array"
     extra: dict[str, Any] = {
         "recipe": {"name": "imported", "params": {"source": Path(model_path).name}},
         "seed": None,
         "training_data": {"sha256": None, "description": "not known: imported pipeline"},
         "metrics": None,
+        "warnings": [],
         "source_sha256": sha256_file(Path(model_path)),
     }
-    check_rows = _synthetic_rows(schema, seed=0)
-    if heldout_path is not None:
-        held = json.loads(Path(heldout_path).read_text())
-        x = schema.validate(held.get("instances"))
-        labels = held.get("labels")
-        if not isinstance(labels, list) or len(labels) != len(x):
-            raise SchemaError(f"{heldout_path}: 'labels' must be a list as long as 'instances'")
-        y = np.array([str(v) for v in labels])
-        extra["metrics"] = _metrics(estimator, x, y)
-        extra["training_data"]["description"] = f"held-out data {Path(heldout_path).name}: {len(y)} rows"
-        check_rows = x
-    return _assemble(out, estimator=estimator, schema=schema, check_rows=check_rows,
-                     name=name or Path(model_path).stem, version=version, extra=extra)
+    if heldout_path is None:
+        check = check_set(estimator, schema, _synthetic_instances(schema, seed=0), input_format=input_format,
+                          regression=regression, where="rows drawn within the schema")
+    else:
+        try:
+            held = json.loads(Path(heldout_path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SchemaError(f"--heldout {heldout_path}: cannot read JSON ({exc})") from exc
+        instances, labels = (held.get("instances"), held.get("labels")) if isinstance(held, dict) else (None, None)
+        if not isinstance(instances, list) or not isinstance(labels, list) or len(labels) != len(instances):
+            raise SchemaError(f"--heldout {heldout_path}: expected {{\"instances\": [...], \"labels\": [...]}} "
+                              "of equal length")
+        check = check_set(estimator, schema, instances, input_format=input_format, regression=regression,
+                          where=f"--heldout {heldout_path}")
+        extra["metrics"] = _metrics(check, labels, classes=None if regression
+                                    else [str(c) for c in estimator.classes_])
+        extra["warnings"] = metric_warnings(extra["metrics"])
+        extra["training_data"]["description"] = f"held-out data {Path(heldout_path).name}: {len(labels)} rows"
+    return _assemble(out, estimator=estimator, schema=schema, check=check, name=name or Path(model_path).stem,
+                     version=version, extra=extra, input_format=input_format, regression=regression)

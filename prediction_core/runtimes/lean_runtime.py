@@ -148,6 +148,13 @@ def _logistic(spec: dict[str, Any]) -> Step:
     return softmax
 
 
+def _linear(spec: dict[str, Any]) -> Step:
+    """LinearRegression, Ridge, Lasso, ElasticNet: X @ coef + intercept, one value."""
+    coef: list[float] = spec["coef"]
+    intercept: float = spec["intercept"]
+    return lambda x: [_dot(coef, x) + intercept]
+
+
 def _forest(spec: dict[str, Any]) -> Step:
     """Decision trees and forests: inputs rounded to float32 as scikit-learn's trees see them, each
     tree's leaf fractions summed tree by tree (as scikit-learn accumulates them) and divided by the
@@ -182,6 +189,7 @@ STEPS: dict[str, Callable[[dict[str, Any]], Step]] = {
     "tfidf": _tfidf,
     "logistic": _logistic,
     "forest": _forest,
+    "linear": _linear,
 }
 
 
@@ -233,7 +241,7 @@ def load_model(data: bytes, manifest: dict[str, Any], *, threads: int) -> LeanMo
     except orjson.JSONDecodeError as exc:
         raise BundleError(f"model.lean.json is not valid JSON: {exc}") from exc
     model = build(document)
-    if model.classes != len(manifest["classes"]):
+    if model.classes != len(manifest.get("classes", [])):
         raise BundleError(f"model.lean.json has {model.classes} classes; the manifest lists "
                           f"{len(manifest['classes'])}")
     return model

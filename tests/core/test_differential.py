@@ -105,15 +105,17 @@ def test_a_pipeline_the_lean_runtime_cannot_evaluate_is_bundled_without_it_and_t
     from prediction_core import lean_export
     from prediction_core.exceptions import RuntimeNotAvailableError
     from prediction_core.recipes import tabular_schema
-    from prediction_core.training import _assemble
+    from prediction_core.training import _assemble, check_set
 
     x, y = load_iris(return_X_y=True)
     model = make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=5)).fit(x, y.astype(str))
     schema = tabular_schema(["a", "b", "c", "d"], x)
-    result = lean_export.convert(model, schema, x[:20])
+    check = check_set(model, schema, [dict(zip("abcd", map(float, row), strict=True)) for row in x[:20]],
+                      input_format="array", regression=False, where="rows")
+    result = lean_export.convert(model, schema, check.rows, check.want)
     assert result.status == "not_converted" and result.data is None
     assert "'histgradientboostingclassifier' (HistGradientBoostingClassifier)" in result.reason
-    bundle = _assemble(tmp_path / "b", estimator=model, schema=schema, check_rows=x[:20], name="hgb",
+    bundle = _assemble(tmp_path / "b", estimator=model, schema=schema, check=check, name="hgb",
                        version="1", extra={})
     assert "model.lean.json" not in bundle.manifest["files"]
     with pytest.raises(RuntimeNotAvailableError, match=r"no model\.lean\.json for runtime 'lean'.*HistGradient"):

@@ -129,7 +129,7 @@ def test_unconvertible_step_leaves_a_sklearn_only_bundle_that_says_why(tmp_path:
 
 def test_import_refuses_a_non_classifier_and_a_bad_schema(tmp_path: Path) -> None:
     joblib.dump({"not": "a model"}, tmp_path / "dict.joblib")
-    with pytest.raises(RecipeError, match="not a fitted classifier"):
+    with pytest.raises(RecipeError, match="neither a fitted classifier"):
         import_pipeline(tmp_path / "dict.joblib", _schema_file(tmp_path, ["a"]), out=tmp_path / "b")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(SchemaError, match="cannot read a JSON schema"):

@@ -89,10 +89,16 @@ def test_image_assets_are_built_for_the_same_platform(synthesized: dict[str, Pat
         assert (context / "Dockerfile").is_file() and (context / "model" / "manifest.json").is_file()
 
 
-def _prebuilt(tmp_path: Path, **report: Any) -> Path:
+def _prebuilt(tmp_path: Path, bundle: Path | None = None, **report: Any) -> Path:
+    """A prebuilt package with its report and (given a bundle) its model; the container context
+    beside it (tmp_path) gets the model too."""
     out = tmp_path / "prebuilt"
     (out / "package").mkdir(parents=True)
     (out / "package" / "handler.py").write_text("def handler(e, c):\n    return {}\n")
+    if bundle is not None:
+        shutil.copytree(bundle, out / "package" / "model")
+        if not (tmp_path / "model").exists():
+            shutil.copytree(bundle, tmp_path / "model")
     fields = {"door": "native", "runtime": "onnx", "arch": "x86_64", "python_version": "3.12", "target": "aws",
               "handler": "functions.predict.handler.handler", "requirements": [], **report}
     PackageReport(**fields).write(out)
@@ -117,6 +123,24 @@ def test_a_prebuilt_package_that_does_not_match_is_refused(tmp_path: Path, repor
         build_app(cdk.App(), config)
 
 
+def test_a_prebuilt_package_without_a_model_or_a_report_is_refused(tmp_path: Path,
+                                                                 logreg_bundle: TrainResult) -> None:
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+
+    without_model = _prebuilt(tmp_path / "a")
+    (tmp_path / "a" / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(ConfigError, match=r"package_dir .* has no usable model .*twinserve package"):
+        build_app(cdk.App(), DeploymentConfig.from_mapping({"package_dir": str(without_model),
+                                                            "container_dir": str(tmp_path / "a")}))
+    without_report = tmp_path / "b" / "package"
+    shutil.copytree(logreg_bundle.bundle_dir, without_report / "model")
+    with pytest.raises(ConfigError, match=r"has no package-report\.json"):
+        build_app(cdk.App(), DeploymentConfig.from_mapping({"package_dir": str(without_report),
+                                                            "container_dir": str(tmp_path / "a")}))
+
+
 def test_synth_refuses_in_one_line(tmp_path: Path) -> None:
     proc = _synth(tmp_path / "out", f"package_dir={_prebuilt(tmp_path, arch='arm64')}",
                   f"container_dir={tmp_path}")
@@ -137,14 +161,14 @@ def test_a_missing_bundle_names_the_command_that_makes_it(tmp_path: Path) -> Non
 
 # --- the contract between the templates and the harness ------------------------------------------
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def templates(tmp_path_factory: pytest.TempPathFactory, logreg_bundle: TrainResult) -> Any:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
     from infra.app import build_app
 
     root = tmp_path_factory.mktemp("contract")
-    package = _prebuilt(root)
+    package = _prebuilt(root, logreg_bundle.bundle_dir)
     shutil.copy(ROOT / "container_service" / "Dockerfile", root / "Dockerfile")
 
     def synth(**overrides: Any) -> tuple[Any, Any, Any]:

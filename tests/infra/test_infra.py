@@ -15,22 +15,36 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, DeploymentConfig
+from prediction_core.training import TrainResult
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def assets(tmp_path_factory: pytest.TempPathFactory, logreg_bundle: TrainResult) -> dict[str, str]:
+    """Prebuilt assets, each with a model that verifies (the app refuses one without)."""
     root = tmp_path_factory.mktemp("assets")
     (root / "package").mkdir()
     (root / "package" / "handler.py").write_text("def handler(event, context):\n    return {}\n")
     (root / "container").mkdir()
     shutil.copy(ROOT / "container_service" / "Dockerfile", root / "container" / "Dockerfile")
-    (root / "image").mkdir()
-    shutil.copy(ROOT / "functions" / "Dockerfile", root / "image" / "Dockerfile")
+    (root / "images" / "image").mkdir(parents=True)
+    shutil.copy(ROOT / "functions" / "Dockerfile", root / "images" / "image" / "Dockerfile")
+    for asset in (root / "package", root / "container", root / "images" / "image"):
+        shutil.copytree(logreg_bundle.bundle_dir, asset / "model")
     return {"package_dir": str(root / "package"), "container_dir": str(root / "container"),
-            "image_dir": str(root / "image")}
+            "image_dir": str(root / "images" / "image")}
+
+
+def write_matching_reports(config: DeploymentConfig) -> None:
+    """What `twinserve package` would have recorded for prebuilt assets of this configuration."""
+    from twinserve.packaging import PackageReport
+
+    fields = {"door": config.door, "runtime": config.runtime, "arch": config.arch, "python_version": "3.12",
+              "target": "aws", "handler": config.handler, "requirements": []}
+    PackageReport(**fields).write(Path(config.package_dir))
+    PackageReport(**fields).write(Path(config.image_dir).parent)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +56,7 @@ def synth(assets: dict[str, str]) -> Callable[..., tuple[Any, Any]]:
 
     def run(**overrides: Any) -> tuple[Any, Any]:
         config = DeploymentConfig.from_mapping({**assets, **overrides})
+        write_matching_reports(config)
         app = cdk.App()
         function, service = build_app(app, config)
         for stack in (function, service):

@@ -143,3 +143,28 @@ def test_find_python_runs_each_candidate() -> None:
     local = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert find_python(local) == sys.executable
     assert find_python("2.1") is None  # no such interpreter: precompile reports "not precompiled"
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_build_leaves_the_previous_package_byte_for_byte(tmp_path: Path, logreg_bundle: TrainResult) -> None:
+    from prediction_core.exceptions import TwinserveError
+    from twinserve.packaging import PackagingError
+
+    out = tmp_path / "lambda"
+    build_lambda(bundle=logreg_bundle.bundle_dir, runtime="onnx", door="native", fmt="image", out=out)
+    container = build_container_context(bundle=logreg_bundle.bundle_dir, runtime="onnx", out=tmp_path / "ctx")
+    before = _tree_bytes(out), _tree_bytes(container)
+    broken = Path(shutil.copytree(logreg_bundle.bundle_dir, tmp_path / "broken"))
+    (broken / "model.onnx").write_bytes(b"tampered")  # fails inside the build, after it has started
+    for bundle, error in ((tmp_path / "nosuch", TwinserveError), (broken, TwinserveError)):
+        with pytest.raises(error):
+            build_lambda(bundle=bundle, runtime="onnx", door="native", fmt="image", out=out)
+        with pytest.raises(error):
+            build_container_context(bundle=bundle, runtime="onnx", out=tmp_path / "ctx")
+    with pytest.raises(PackagingError):
+        build_lambda(bundle=logreg_bundle.bundle_dir, runtime="onnx", door="nope", out=out)
+    assert (_tree_bytes(out), _tree_bytes(container)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "ctx", "lambda"]  # no staging left behind

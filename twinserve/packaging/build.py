@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar, cast
 
 from prediction_core.aws_limits import LAMBDA
-from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, read_manifest, verify_file
+from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, manifest_input_format, read_manifest, verify_file
 from prediction_core.exceptions import TwinserveError
 from twinserve.packaging.catalogue import (
     ARCHES,
@@ -56,10 +57,12 @@ class PackagingError(TwinserveError):
     error_type = "packaging_error"
 
 
-def pinned_requirements(door: Door, runtime: str) -> list[str]:
-    """Third-party requirements at the versions installed here (so local runs match deployments)."""
+def pinned_requirements(door: Door, runtime: str, *, bundle: Path | None = None) -> list[str]:
+    """Third-party requirements at the versions installed here (so local runs match deployments);
+    with the bundle, what its model needs too (pandas for a pipeline fitted on a DataFrame)."""
+    dataframe = bundle is not None and manifest_input_format(read_manifest(bundle)) == "dataframe"
     pins = []
-    for name in requirement_names(door, runtime):  # type: ignore[arg-type]
+    for name in requirement_names(door, runtime, dataframe=dataframe):  # type: ignore[arg-type]
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError as exc:
@@ -230,45 +233,68 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
     if target_ == "local":
         python_version = local_version
         arch_ = _choice("arch", {"aarch64": "arm64"}.get(platform.machine(), platform.machine()), ARCHES)
-    requirements = pinned_requirements(door_, runtime)
+    requirements = pinned_requirements(door_, runtime, bundle=bundle)
     report = PackageReport(door=door_, runtime=runtime, arch=arch_, python_version=python_version, target=target_,
                            handler=DOOR_HANDLERS[door_], requirements=requirements,
                            code_sha256=code_fingerprint(door_))
-    if out.exists():
-        shutil.rmtree(out)
-    package = out / ("context" if fmt == "image" else "package")
-    copy_code(door_, package)
-    copy_bundle(bundle, runtime, package / "model")
-    (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    report.package_dir = str(package)
+    with staged(out) as stage:
+        _build_lambda_into(stage, out, report, bundle=bundle, fmt=fmt)
+    return report
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A build directory beside `out` that replaces it only once the build is complete: a failed
+    build (a missing bundle, pip failing, an interrupt) leaves the previous package as it was."""
+    stage = out.parent / f".{out.name}.staging-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(stage, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _build_lambda_into(stage: Path, out: Path, report: PackageReport, *, bundle: Path, fmt: str) -> None:
+    """The package or image context, built in `stage`; paths in the report are where it will live (`out`)."""
+    requirements = report.requirements
+    package = stage / ("context" if fmt == "image" else "package")
+    copy_code(cast(Door, report.door), package)
+    copy_bundle(bundle, report.runtime, package / "model")
+    (stage / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    report.package_dir = str(out / package.name)
     if fmt == "image":
-        shutil.copy2(out / "requirements.txt", package / "requirements.txt")
+        shutil.copy2(stage / "requirements.txt", package / "requirements.txt")
         dockerfile = (ROOT / "functions" / "Dockerfile").read_text()
         default_cmd = f'CMD ["{DOOR_HANDLERS["native"]}"]'
-        (package / "Dockerfile").write_text(dockerfile.replace(default_cmd, f'CMD ["{DOOR_HANDLERS[door_]}"]'))
+        (package / "Dockerfile").write_text(dockerfile.replace(default_cmd, f'CMD ["{report.handler}"]'))
         report.unzipped_bytes = tree_bytes(package)
     else:
-        pip_install(requirements, package, target=target_, arch=arch_, python_version=python_version)
+        pip_install(requirements, package, target=report.target, arch=report.arch,  # type: ignore[arg-type]
+                    python_version=report.python_version)
         strip_tree(package)
-        report.bytecode = precompile(package, python_version)
+        report.bytecode = precompile(package, report.python_version)
         report.unzipped_bytes = tree_bytes(package)
         report.largest_packages_mb = largest_packages(package)
-        zip_path = out / "function.zip"
-        report.zipped_bytes = write_zip(package, zip_path)
-        report.zip_path = str(zip_path)
+        report.zipped_bytes = write_zip(package, stage / "function.zip")
+        report.zip_path = str(out / "function.zip")
         size_advice(report)
-    report.write(out)
-    return report
+    report.write(stage)
 
 
 def build_container_context(*, bundle: Path, runtime: str, out: Path) -> Path:
     """The docker build context for the container service: code, model, pinned requirements, Dockerfile."""
     _choice("runtime", runtime, RUNTIMES)
-    if out.exists():
-        shutil.rmtree(out)
-    copy_code("service", out)
-    copy_bundle(bundle, runtime, out / "model")
-    (out / "requirements.txt").write_text("\n".join(pinned_requirements("service", runtime)) + "\n")
-    shutil.copy2(ROOT / "container_service" / "Dockerfile", out / "Dockerfile")
-    (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
+    requirements = pinned_requirements("service", runtime, bundle=bundle)
+    with staged(out) as stage:
+        copy_code("service", stage)
+        copy_bundle(bundle, runtime, stage / "model")
+        (stage / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        shutil.copy2(ROOT / "container_service" / "Dockerfile", stage / "Dockerfile")
+        (stage / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
     return out

@@ -33,7 +33,7 @@ def local_package_is_fresh(out: Path, bundle: Path, door: str, runtime: str) -> 
     return bool(json.loads(shipped.read_text())["version"] == read_manifest(bundle)["version"]
                 and built.get("target") == "local"
                 and built.get("code_sha256") == code_fingerprint(cast(Door, door))
-                and built.get("requirements") == pinned_requirements(cast(Door, door), runtime))
+                and built.get("requirements") == pinned_requirements(cast(Door, door), runtime, bundle=bundle))
 
 
 def copy_package_with_model(package: Path, bundle: Path, runtime: str, dest: Path) -> Path:

@@ -63,7 +63,10 @@ def extra_names(extra: str) -> list[str]:
     return names
 
 
-def requirement_names(door: Door, runtime: Runtime) -> list[str]:
-    """What a package for this door and runtime installs, in a stable order without repeats."""
+def requirement_names(door: Door, runtime: Runtime, *, dataframe: bool = False) -> list[str]:
+    """What a package for this door and runtime installs, in a stable order without repeats; a
+    scikit-learn pipeline fitted on a DataFrame is called with one again, so it also needs pandas."""
     names = extra_names("core") + extra_names(f"runtime-{runtime}") + extra_names(f"door-{door}")
+    if dataframe and runtime == "sklearn":
+        names += extra_names("runtime-dataframe")
     return list(dict.fromkeys(names))
