@@ -90,16 +90,16 @@ def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     options = None if regression else {id(final): {"zipmap": False}}
     attempts = [False, True] if schema.numeric_only else [True] if schema.kind == "tabular" else [False]
-    failure: Exception | None = None
+    failures: list[tuple[list[tuple[str, Any]], Exception]] = []
     for per_column in attempts:
         initial = _initial_types(schema, per_column=per_column)
         try:
             model = convert_sklearn(estimator, initial_types=initial, options=options)
             break
         except Exception as exc:  # skl2onnx raises many types; all mean "this model does not convert"
-            failure = exc
+            failures.append((initial, exc))
     else:
-        assert failure is not None
+        initial, failure = failures[0]  # the first way tried is the one that fits the schema best
         return OnnxResult(None, "not_converted",
                           f"skl2onnx could not convert {_failing_step(estimator, initial, failure)}: "
                           f"{str(failure).splitlines()[0][:200]}")

@@ -394,3 +394,49 @@ def import_pipeline(model_path: Path, schema_path: Path, *, out: Path, name: str
         extra["training_data"]["description"] = f"held-out data {Path(heldout_path).name}: {len(labels)} rows"
     return _assemble(out, estimator=estimator, schema=schema, check=check, name=name or Path(model_path).stem,
                      version=version, extra=extra, input_format=input_format, regression=regression)
+
+
+def ensemble_size(estimator: Any) -> int | None:
+    """The number of members of the pipeline's final ensemble (forests, extra trees, gradient
+    boosting), or None when the model is not an ensemble whose size can be swept."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    members = getattr(final, "estimators_", None)
+    if members is None or not isinstance(getattr(final, "n_estimators", None), int):
+        return None
+    return len(members)
+
+
+def resized_bundle(bundle: Path, members: int, *, out: Path) -> TrainResult:
+    """The bundle's own model with only the first `members` members of its final ensemble (a forest
+    of fewer trees, or fewer boosting stages): the same model family, fitted on the same data, at
+    another size. Written like an import (checked through every runtime on rows drawn within the
+    schema). The bundle's model.joblib is loaded after its hash is checked."""
+    import copy
+
+    import joblib
+
+    from prediction_core.bundle import manifest_input_format, manifest_schema, manifest_task, read_manifest, verify_file
+
+    manifest = read_manifest(bundle)
+    estimator = joblib.load(io.BytesIO(verify_file(bundle, manifest, SKLEARN_FILE)))
+    size = ensemble_size(estimator)
+    if size is None or not 1 <= members <= size:
+        raise RecipeError(f"{bundle}: its model has {size} ensemble members; cannot keep {members}")
+    resized = copy.deepcopy(estimator)
+    final = resized.steps[-1][1] if hasattr(resized, "steps") else resized
+    final.estimators_ = final.estimators_[:members]
+    final.n_estimators = members
+    if hasattr(final, "n_estimators_"):  # boosting's fitted stage count (early stopping), read by converters
+        final.n_estimators_ = members
+    if hasattr(final, "train_score_"):
+        final.train_score_ = final.train_score_[:members]
+    schema = manifest_schema(manifest)
+    regression = manifest_task(manifest) == "regression"
+    fmt = manifest_input_format(manifest)
+    check = check_set(resized, schema, _synthetic_instances(schema, seed=0), input_format=fmt, regression=regression,
+                      where="rows drawn within the schema")
+    source = {"source": manifest["name"], "source_version": manifest["version"], "members": members}
+    extra: dict[str, Any] = {"recipe": {"name": "resized", "params": source}, "seed": manifest.get("seed"),
+                             "training_data": manifest.get("training_data"), "metrics": None, "warnings": []}
+    return _assemble(out, estimator=resized, schema=schema, check=check, name=f"{manifest['name']}-{members}",
+                     version=f"{manifest['version']}-{members}", extra=extra, input_format=fmt, regression=regression)

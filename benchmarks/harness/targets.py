@@ -56,9 +56,13 @@ class ColdStartable(Protocol):
 
 @runtime_checkable
 class ModelSwappable(Protocol):
-    """Can serve another model bundle for a while (the model-size sweep), then the original again."""
+    """Can serve another model bundle for a while (the model-size sweep), then the original again;
+    `bundle` is the model it serves (the sweep derives its sizes from that model, never another)."""
 
     runtime: str
+
+    @property
+    def bundle(self) -> Path | None: ...
 
     def swap_model(self, bundle: Path) -> None: ...
     def restore_model(self) -> None: ...
@@ -135,6 +139,7 @@ class LocalLambdaTarget:
     runtime: str = "onnx"
     handler: str | None = None
     repackage: Repackage | None = None  # given by the CLI (twinserve.packaging), so the harness needs no builder
+    bundle: Path | None = None  # the model bundle the package was built from
     name: str = "local-lambda"
     kind: TargetKind = "lambda"
     source: Source = "measured-local"

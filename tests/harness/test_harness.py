@@ -39,7 +39,8 @@ def full_run(package: Path, logreg_bundle: TrainResult, tmp_path_factory: pytest
 
     out = tmp_path_factory.mktemp("results") / "run"
     example = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()
-    targets = [LocalLambdaTarget(package=package, runtime="onnx", concurrency=4, repackage=copy_package_with_model),
+    targets = [LocalLambdaTarget(package=package, runtime="onnx", concurrency=4, repackage=copy_package_with_model,
+                                 bundle=logreg_bundle.bundle_dir),
                LocalContainerTarget(bundle=logreg_bundle.bundle_dir)]
     scenarios = ["cold-start", "warm", "burst", "rate", "saturation", "limits", "model-size"]
     summary = run_bench(targets, scenarios, out, options=small_options(), example=example)
@@ -53,6 +54,10 @@ def test_every_scenario_writes_raw_and_summary_with_the_documented_fields(full_r
     for target in ("local-lambda", "local-container"):
         for scenario in full_run["scenarios"]:
             mine = [r for r in raw if r["target"] == target and r["scenario"] == scenario]
+            if scenario == "model-size":  # the default model is no tree ensemble: skipped, with the reason
+                assert not mine
+                assert "not a tree ensemble" in summary["findings"][f"{target}/model-size"]["skipped"]
+                continue
             assert mine, (target, scenario)
             assert all(set(r) == RAW_FIELDS for r in mine)
             assert {r["source"] for r in mine} == {"measured-local"}
@@ -109,3 +114,28 @@ def test_limits_find_the_emulators_configured_timeout(tmp_path: Path) -> None:
     findings = summary["findings"]["local-lambda/limits"]
     assert findings["largest_ok_batch"] == 100
     assert findings["stopped_by"] == "Lambda timeout (1 s)" and findings["at_batch"] == 1000
+
+
+def test_model_size_sweeps_the_targets_own_model_family(forest_bundle: TrainResult, tmp_path: Path) -> None:
+    import prediction_core
+    from benchmarks.harness.scenarios import model_size
+    from prediction_core.bundle import read_manifest
+    from prediction_core.training import ensemble_size, import_pipeline
+
+    # A recipe forest is trained again at each size, with its own parameters and seed.
+    bundles, skipped = model_size.sweep_bundles(forest_bundle.bundle_dir, (10,))
+    assert skipped is None and list(bundles) == [10]
+    assert read_manifest(bundles[10])["recipe"] == {"name": "breast-cancer-forest", "params": {"trees": 10}}
+    # An imported ensemble keeps its first N members (and its full size), never another model.
+    from tests.byo_models import boosting_multiclass
+
+    byo = boosting_multiclass(tmp_path / "models")
+    imported = import_pipeline(byo.model, byo.schema, out=tmp_path / "gb", heldout_path=byo.heldout)
+    bundles, skipped = model_size.sweep_bundles(imported.bundle_dir, (10, 100))
+    assert skipped is None and list(bundles) == [10, 30]
+    import joblib
+
+    sizes = [ensemble_size(joblib.load(path / "model.joblib")) for path in bundles.values()]
+    assert sizes == [10, 30]
+    assert prediction_core.load(bundles[10], "onnx").predict(byo.instances[:2])[0]["label"] in {
+        "setosa", "versicolor", "virginica"}

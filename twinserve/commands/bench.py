@@ -55,7 +55,7 @@ def _local_lambda(s: TargetSettings) -> list[Target]:
         label = f"local-lambda:{v_door}-{v_runtime}" if s.variants else "local-lambda"
         targets.append(LocalLambdaTarget(package=package, memory_mb=s.memory_mb, timeout_s=s.timeout_s,
                                          concurrency=s.concurrency, runtime=v_runtime, name=label,
-                                         repackage=copy_package_with_model,
+                                         repackage=copy_package_with_model, bundle=s.bundle,
                                          log_file=s.out / f"{label.replace(':', '-')}-emulator.log"))
     return targets
 
@@ -178,6 +178,10 @@ def bench(
     example = (prediction_core.load(bundle, "sklearn").schema.example_instance()
                if (bundle / "manifest.json").is_file() else {})
     manifest = read_manifest(bundle) if (bundle / "manifest.json").is_file() else {}
+    if manifest:
+        from prediction_core.bundle import sha256_file
+
+        manifest["manifest_sha256"] = sha256_file(bundle / "manifest.json")
     import botocore.exceptions
 
     from benchmarks.harness.aws import AwsSetupError
@@ -186,8 +190,8 @@ def bench(
     try:
         summary = run_bench(targets, names, out, options=options, example=example, repeat=repeat or (),
                             console=console, environment={"model": {k: manifest.get(k) for k in
-                                                                    ("name", "version", "recipe", "metrics",
-                                                                     "files")},
+                                                                    ("name", "version", "task", "recipe", "metrics",
+                                                                     "files", "manifest_sha256")},
                                                           "options": vars(options)})
     except ScenarioFailed as exc:
         raise fail(f"{exc} — not marked done; the numbers are in {out}/raw.jsonl", code=1) from None

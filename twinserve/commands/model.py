@@ -113,19 +113,25 @@ def predict(
 def inspect(
     bundle: Annotated[Path, typer.Argument(help="Model bundle directory.")] = DEFAULT_BUNDLE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    example: Annotated[bool, typer.Option("--example", help="Print a valid request body for this bundle.")] = False,
 ) -> None:
     """Show a bundle's manifest: model, data, metrics, schema, files; checks every file's SHA-256."""
-    from prediction_core.bundle import read_manifest, verify_bundle
+    from prediction_core.bundle import manifest_schema, read_manifest, verify_bundle
 
     manifest = read_manifest(bundle)
     verify_bundle(bundle, manifest)
+    if example:  # a ready request: `twinserve predict --input "$(twinserve inspect --example)"`
+        print_json({"instances": [manifest_schema(manifest).example_instance()]})
+        return
     if as_json:
         print_json(manifest)
         return
     _print_summary(bundle, manifest)
-    schema = Table("feature", "type", "minimum", "maximum", title="input schema")
+    schema = Table("feature", "type", "minimum", "maximum", "categories", "optional", title="input schema")
     for f in manifest["input_schema"]["features"]:
-        schema.add_row(f["name"], f["type"], _fmt(f.get("minimum")), _fmt(f.get("maximum", f.get("max_length"))))
+        categories = ", ".join(f.get("categories", [])) + (" (others accepted)" if f.get("unknown") == "accept" else "")
+        schema.add_row(f["name"], f["type"], _fmt(f.get("minimum")), _fmt(f.get("maximum", f.get("max_length"))),
+                       categories, "yes" if f.get("optional") else "")
     console.print(schema)
 
 
@@ -153,10 +159,15 @@ def _print_summary(bundle_dir: Path, manifest: dict[str, Any]) -> None:
         ("recipe", f"{recipe.get('name')} {json.dumps(recipe.get('params', {}))}"),
         ("seed", str(manifest.get("seed"))),
         ("training data", (manifest.get("training_data") or {}).get("description", "")),
-        ("classes", ", ".join(manifest["classes"])),
-        ("features", str(len(manifest["input_schema"]["features"]))),
-        ("held-out accuracy", _fmt(metrics.get("accuracy")) or "not evaluated"),
-        ("held-out ROC AUC", _fmt(metrics.get("roc_auc")) or "not evaluated"),
+        ("task", manifest.get("task", "classification")),
+        *([("classes", ", ".join(manifest["classes"]))] if manifest["classes"] else []),
+        ("features", f"{len(manifest['input_schema']['features'])} (fitted on a "
+                     f"{'DataFrame' if manifest.get('input_format') == 'dataframe' else 'numeric array'})"),
+        *[(f"held-out {label}", _fmt(metrics.get(key)) or "not evaluated")
+          for key, label in (("r2", "R²"), ("mae", "MAE")) if manifest.get("task") == "regression"],
+        *[(f"held-out {label}", _fmt(metrics.get(key)) or "not evaluated")
+          for key, label in (("accuracy", "accuracy"), ("majority_rate", "majority-class rate"),
+                             ("roc_auc", "ROC AUC")) if manifest.get("task", "classification") == "classification"],
         ("onnx runtime", _runtime_note(manifest, "onnx")),
         ("lean runtime", _runtime_note(manifest, "lean")),
     ]
@@ -165,3 +176,5 @@ def _print_summary(bundle_dir: Path, manifest: dict[str, Any]) -> None:
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    for warning in manifest.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

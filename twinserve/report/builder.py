@@ -82,7 +82,8 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     if anatomies:
         figures["anatomy"] = ("Cold-start anatomy per runtime and door, p50 (" + source_text + ")",
                               charts.cold_start_anatomy(anatomies, sources[0]))
-    sweeps = {k.split("/")[0]: v["by_trees"] for k, v in summary["findings"].items() if k.endswith("/model-size")}
+    sweeps = {k.split("/")[0]: v["by_trees"] for k, v in summary["findings"].items()
+              if k.endswith("/model-size") and v.get("by_trees")}
     lambda_sweep = next((v for k, v in sweeps.items() if k.startswith("local-lambda") or k.startswith("aws-lambda")),
                         None)
     if lambda_sweep:
@@ -94,7 +95,10 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
                              charts.memory_sweep(tuning["sizes"], tuning["source"]))
     limits = {k.split("/")[0]: v for k, v in summary["findings"].items() if k.endswith("/limits")}
     verdict = _verdict(comparisons, sweep, summary, anatomies, peak_rps, tuning)
+    skipped = [[k, v["skipped"]] for k, v in summary["findings"].items() if v.get("skipped")]
+    model = summary.get("environment", {}).get("model") or {}
     report = {"run_id": summary.get("run_id"), "verdict": verdict, "comparisons": comparisons, "sweep": sweep,
+              "model": model, "model_line": _model_line(model), "skipped": skipped,
               "inputs_provenance": inputs.provenance, "limits": limits, "packages": _package_rows(package_root),
               "prices": {"file": prices.path, "retrieved": prices.retrieved}, "peak_rps": peak_rps,
               "slo_p99_ms": slo_ms, "sources": sources, "power_tuning": tuning}
@@ -102,6 +106,17 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     _write_markdown(results, report, summary, figures)
     _write_html(results, report, summary, figures)
     return report
+
+
+def _model_line(model: dict[str, Any]) -> str:
+    """Which model the run measured: name, version, task and the SHA-256 of its manifest (which
+    hashes every file), so a report can be matched to the exact bundle."""
+    if not model.get("name"):
+        return "Model: not recorded in this run"
+    digest = model.get("manifest_sha256")
+    return (f"Model: {model['name']} version {model.get('version')} ({model.get('task') or 'classification'}"
+            + (f", recipe {model['recipe'].get('name')}" if isinstance(model.get("recipe"), dict) else "")
+            + ")" + (f", manifest SHA-256 {digest}" if digest else ""))
 
 
 def _power_tuning(summary: dict[str, Any], prices: Any, inputs: Any, peak_rps: float) -> dict[str, Any] | None:
@@ -130,6 +145,13 @@ def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[s
     if warm:
         lines.append("Warm p99 (measured): " + ", ".join(f"{g['target']} {g['latency_ms']['p99']:.1f} ms"
                                                          for g in warm) + ".")
+    failed = [(g, g["requests"] - g["ok"]) for g in summary["groups"] if g["requests"] > g["ok"]
+              and g["scenario"] not in ("limits", "saturation")]  # those two look for the failure on purpose
+    if failed:
+        total = sum(n for _, n in failed)
+        lines.insert(1, f"Failed requests (measured): {total:,} — " + ", ".join(
+            f"{g['target']}/{g['scenario']} {n} of {g['requests']}" for g, n in failed[:4])
+            + (", …" if len(failed) > 4 else "") + "; see the latency table.")
     limits = [f"{k.split('/')[0]} stopped by {v['stopped_by']} at {v.get('at_batch')} instances"
               for k, v in summary["findings"].items() if k.endswith("/limits") and v.get("at_batch")]
     if limits:
@@ -159,16 +181,22 @@ def _latency_rows(summary: dict[str, Any]) -> list[list[str]]:
     rows = []
     for g in summary["groups"]:
         lat = g["latency_ms"]
-        if not lat.get("count") or g["scenario"] in ("saturation", "limits", "model-size"):
+        if not g["requests"] or g["scenario"] in ("saturation", "limits", "model-size"):
+            continue
+        failed = str(g["requests"] - g["ok"])
+        if not lat.get("count"):  # every request failed: a row that says so, never a dropped one
+            rows.append([g["target"], g["scenario"], g["source"], "0", "", "", "", str(g["cold_starts"]),
+                         str(g["throttled"]), failed])
             continue
         lo, hi = lat["p50_ci95"]
         ci = f"[{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "n/a"
         rows.append([g["target"], g["scenario"], g["source"], str(g["ok"]), f"{lat['p50']:.2f}", ci,
-                     f"{lat['p99']:.2f}", str(g["cold_starts"]), str(g["throttled"])])
+                     f"{lat['p99']:.2f}", str(g["cold_starts"]), str(g["throttled"]), failed])
     return rows
 
 
-LATENCY_HEADER = ["target", "scenario", "source", "n", "p50 ms", "p50 95% CI", "p99 ms", "cold", "throttled"]
+LATENCY_HEADER = ["target", "scenario", "source", "n", "p50 ms", "p50 95% CI", "p99 ms", "cold", "throttled",
+                  "failed"]
 
 
 def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -190,6 +218,8 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
         ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
          ["target", "largest batch that worked", "stopped by", "at batch"], limit_rows),
     ]
+    if report.get("skipped"):
+        sections.append(("Scenarios not measured, and why", ["target/scenario", "reason"], report["skipped"]))
     tuning = report.get("power_tuning")
     if tuning:
         rows = [[str(s["memory_mb"]) + (" ✔" if s["memory_mb"] == tuning["memory_mb"] else ""),
@@ -215,7 +245,7 @@ def _ms(value: float | None) -> str:
 
 def _write_markdown(results: Path, report: dict[str, Any], summary: dict[str, Any],
                     figures: dict[str, tuple[str, bytes]]) -> None:
-    out = [f"# twinserve report — run {report['run_id']}", "", "## Verdict", ""]
+    out = [f"# twinserve report — run {report['run_id']}", "", report["model_line"], "", "## Verdict", ""]
     out += [f"- {line}" for line in report["verdict"]]
     for key, (caption, png) in figures.items():
         (results / f"report-{key}.png").write_bytes(png)
@@ -241,6 +271,7 @@ def _write_html(results: Path, report: dict[str, Any], summary: dict[str, Any],
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>twinserve report {e(str(report['run_id']))}"
              f"</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>",
              f"<h1>twinserve report — run {e(str(report['run_id']))}</h1>",
+             f"<p class='model'>{e(report['model_line'])}</p>",
              "<p>Sources: <b>measured here</b> = this machine (local Lambda emulator on the real runtime client, "
              "the container service process); <b>measured on AWS</b> = the deployed stacks; <b>modeled</b> = "
              "computed from prices and the inputs listed below.</p>",
