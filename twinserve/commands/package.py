@@ -27,12 +27,13 @@ def package_lambda(
     = "aws",
     fmt: Annotated[str, typer.Option("--format", help="zip, or image (a Lambda container-image context).")]
     = "zip",
-    out: Annotated[Path | None, typer.Option(help="Output directory (default build/lambda/<variant>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default build/lambda/<variant>, "
+                                                  "with -image for --format image).")] = None,
 ) -> None:
     """Build a Lambda deployment package and report its size against the 250 MB / 50 MB limits."""
     from twinserve.packaging import build_lambda
 
-    out = out or Path("build/lambda") / f"{door}-{runtime}-{arch}-{target}"
+    out = out or Path("build/lambda") / (f"{door}-{runtime}-{arch}-{target}" + ("-image" if fmt == "image" else ""))
     with console.status(f"building {door}/{runtime} for {target} ({arch}, Python {python_version})…"):
         report = build_lambda(bundle=bundle, runtime=runtime, door=door, arch=arch, python_version=python_version,
                               target=target, fmt=fmt, out=out)
@@ -47,6 +48,13 @@ def package_lambda(
     if report.bytecode:
         table.add_row("bytecode", report.bytecode)
     table.add_row("report", str(out / "package-report.json"))
+    if target == "aws":  # how the CDK app deploys exactly this build instead of building its own
+        flags = (f"-c packaging=image -c image_dir={out / 'context'}" if fmt == "image"
+                 else f"-c package_dir={out / 'package'}")
+        table.add_row("deploy", f"npx cdk deploy TwinserveFunction {flags} -c runtime={runtime} -c door={door} "
+                                f"-c arch={report.arch}")
+    elif target == "local":
+        table.add_row("emulate", f"twinserve emulate --package {out}")
     console.print(table)
     for line in report.advice:
         err_console.print(f"[yellow]advice:[/] {line}", soft_wrap=True)
