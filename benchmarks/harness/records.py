@@ -206,6 +206,8 @@ def summarize_groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "requests": len(group), "ok": len(ok), "errors": sum(1 for r in group if r["status"] >= 500 or
                                                               r["status"] == 0),
             "throttled": sum(1 for r in group if r["status"] == 429),
+            "first_failure": next((f"status {r['status']}" + (f" ({r['error']})" if r.get("error") else "")
+                                   for r in group if not 200 <= r["status"] < 300), None),
             "cold_starts": sum(1 for r in group if r["cold"]),
             # Answered, but neither the front door nor a REPORT line said whether it was cold.
             "cold_unknown": sum(1 for r in ok if r["cold"] is None),

@@ -219,6 +219,11 @@ def print_summary(summary: dict[str, Any]) -> None:
                       g["source"], f"{g['ok']}/{g['requests']}", str(g["cold_starts"]), str(g["throttled"]), p50,
                       p99, _fmt(g["throughput_per_s"]))
     console.print(table)
+    for g in summary["groups"]:
+        failed = g["requests"] - g["ok"]
+        if failed and g["scenario"] not in ("limits", "saturation"):  # those two look for failures on purpose
+            console.print(f"[yellow]{g['target']}/{g['scenario']}: {failed} of {g['requests']} requests failed "
+                          f"(first: {g.get('first_failure')}); they are counted, not dropped[/]", highlight=False)
     for key, findings in summary["findings"].items():
         console.print(f"[bold]{key}[/]: {_compact(findings)}", highlight=False, soft_wrap=True)
 
