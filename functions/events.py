@@ -31,6 +31,26 @@ def _mapping_of_strings(value: Any, *, lists: bool = False) -> bool:
     return True
 
 
+def _utf8(value: Any) -> bool:
+    """False for a string no front door could have sent: one with a lone surrogate (a JSON escape
+    such as \\ud800, possible only in a direct invocation), which cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_utf8(k) and _utf8(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(_utf8, value))
+    return True
+
+
+# Fields both doors read as strings; each must be a string when present (Mangum reads them all).
+_V2_STRINGS = (("rawQueryString",), ("requestContext", "http", "path"), ("requestContext", "stage"))
+
+
 def shape_problem(event: Any) -> str | None:
     """Why this is not an HTTP event either door can answer, or None."""
     if not isinstance(event, dict):
@@ -38,6 +58,8 @@ def shape_problem(event: Any) -> str | None:
     context = event.get("requestContext")
     if context is not None and not isinstance(context, dict):
         return "requestContext is not an object"
+    if not _utf8(event):
+        return "a string in the event is not valid UTF-8 (a lone surrogate)"
     for name, lists in (("headers", False), ("multiValueHeaders", True), ("queryStringParameters", False),
                         ("multiValueQueryStringParameters", True)):
         if not _mapping_of_strings(event.get(name), lists=lists):
@@ -48,6 +70,12 @@ def shape_problem(event: Any) -> str | None:
             return "requestContext.http.method is missing or not a string"
         if not isinstance(event.get("rawPath"), str):
             return "rawPath is missing or not a string"
+        for path in _V2_STRINGS:
+            value: Any = event
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None and not isinstance(value, str):
+                return f"{'.'.join(path)} is not a string"
     elif "httpMethod" in event or "path" in event:
         if not isinstance(event.get("httpMethod"), str):
             return "httpMethod is missing or not a string"
@@ -98,6 +126,9 @@ def for_asgi(event: dict[str, Any]) -> dict[str, Any]:
     port is not a number (`a:b`) keeps its name, a non-numeric x-forwarded-port is dropped. The
     native door never reads either; Mangum would raise on them (int('b'))."""
     fixed = dict(event)
+    if event.get("version") == "2.0":  # Mangum reads these as an object and a string; null means none
+        fixed["headers"] = event.get("headers") or {}
+        fixed["rawQueryString"] = event.get("rawQueryString") or ""
     for key, lists in (("headers", False), ("multiValueHeaders", True)):
         headers = event.get(key)
         if not isinstance(headers, dict):

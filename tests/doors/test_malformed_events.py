@@ -46,6 +46,11 @@ MALFORMED = {
     "requestContext not an object": _v2(requestContext="x"),
     "a body not a string": _v2(body={"instances": []}),
     "multi-value headers of numbers": _v1(multiValueHeaders={"x-request-id": [1, 2]}),
+    # found by the reliability suite's event fuzzer (tests/reliability/test_event_fuzz.py)
+    "a lone surrogate in the body": _v2(body="\ud800"),
+    "a lone surrogate in a header": _v1(headers={"x-request-id": "\udfff"}),
+    "rawQueryString not a string": _v2(rawQueryString={"a": 1}),
+    "requestContext.http.path not a string": _v2(requestContext={"http": {"method": "GET", "path": 1}}),
 }
 
 
