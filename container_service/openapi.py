@@ -18,6 +18,9 @@ ERROR_SCHEMA = {
 }
 
 
+GATEWAY_MESSAGE_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+
+
 def instance_schema(predictor: Predictor) -> dict[str, Any]:
     props: dict[str, Any] = {}
     for f in predictor.schema.features:
@@ -48,6 +51,10 @@ def predict_operation(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BO
               for code, text in [(400, "Malformed JSON or empty body"), (413, "Body over the payload limit"),
                                  (415, "Content-Type is not application/json"),
                                  (422, "Instances do not match the model's input schema")]}
+    # Behind API Gateway a body over the limit never reaches the function: API Gateway answers the
+    # 413 itself, with its own body, {"message": "Request Entity Too Large"}. Both shapes are documented.
+    errors["413"]["description"] += " (behind API Gateway, its own {\"message\"} body)"
+    errors["413"]["content"]["application/json"]["schema"] = {"anyOf": [ERROR_SCHEMA, GATEWAY_MESSAGE_SCHEMA]}
     return {
         "summary": "Predict",
         "operationId": "predict",
