@@ -47,14 +47,15 @@ def predict_operation(predictor: Predictor, max_body_bytes: int = DEFAULT_MAX_BO
         "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
     if predictor.task == "regression":
         prediction = {"type": "object", "required": ["value"], "properties": {"value": {"type": "number"}}}
-    errors = {str(code): {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-              for code, text in [(400, "Malformed JSON or empty body"), (413, "Body over the payload limit"),
-                                 (415, "Content-Type is not application/json"),
-                                 (422, "Instances do not match the model's input schema")]}
     # Behind API Gateway a body over the limit never reaches the function: API Gateway answers the
     # 413 itself, with its own body, {"message": "Request Entity Too Large"}. Both shapes are documented.
-    errors["413"]["description"] += " (behind API Gateway, its own {\"message\"} body)"
-    errors["413"]["content"]["application/json"]["schema"] = {"anyOf": [ERROR_SCHEMA, GATEWAY_MESSAGE_SCHEMA]}
+    too_large: dict[str, Any] = {"anyOf": [ERROR_SCHEMA, GATEWAY_MESSAGE_SCHEMA]}
+    errors = {str(code): {"description": text,
+                          "content": {"application/json": {"schema": too_large if code == 413 else ERROR_SCHEMA}}}
+              for code, text in [(400, "Malformed JSON or empty body"),
+                                 (413, "Body over the payload limit (behind API Gateway, its own {\"message\"} body)"),
+                                 (415, "Content-Type is not application/json"),
+                                 (422, "Instances do not match the model's input schema")]}
     return {
         "summary": "Predict",
         "operationId": "predict",

@@ -81,7 +81,7 @@ def test_a_child_in_the_process_group_is_frozen_with_its_environment() -> None:
             time.sleep(0.01)
         assert _state(child) == "T"  # stopped while the environment is idle
         _post(emu)  # thawed for the next invocation (which forks another child)
-        assert _state(child) in ("T", "S")
+        assert _state(child) in ("T", "S", "R")  # alive: stopped again, sleeping, or running just after the thaw
 
 
 def test_nothing_is_left_after_the_emulator_is_killed(tmp_path: Path) -> None:
