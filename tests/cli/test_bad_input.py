@@ -126,3 +126,47 @@ def test_absurd_costs_are_refused_not_priced() -> None:
     assert not_a_number.exit_code == 2 and "finite" in not_a_number.output
     ok = _run("cost", "lambda", "--requests", "1000", "--duration-ms", "100", "--memory-mb", "1024", "--json")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["total_usd"] > 0
+
+
+# Path options that name something the command writes (a folder it creates): not inputs.
+OUTPUTS = {"--out", "--log-file"}
+
+
+def _is_path(param: Any) -> bool:
+    return _annotation(param) in (Path, Path | None)
+
+
+PATH_CASES = [(path, param) for path, command in _leaves(typer.main.get_command(app)) for param in command.params
+              if _is_path(param) and not (param.param_type_name == "option" and param.opts[0] in OUTPUTS)]
+
+
+def test_the_walk_finds_the_path_inputs() -> None:
+    names = {(" ".join(path), param.opts[0] if param.param_type_name == "option" else param.name)
+             for path, param in PATH_CASES}
+    assert {("predict", "--bundle"), ("import", "--model"), ("emulate", "--package"), ("report", "results")} <= names
+
+
+@pytest.mark.parametrize(("path", "param"), PATH_CASES,
+                         ids=[f"{' '.join(p)} {q.opts[0] if q.param_type_name == 'option' else q.name}"
+                              for p, q in PATH_CASES])
+def test_every_path_input_that_does_not_exist_is_named_in_one_line(tmp_path: Path, path: tuple[str, ...],
+                                                                   param: Any) -> None:
+    from tests.byo_models import dataframe_pipeline
+
+    byo = dataframe_pipeline(tmp_path / "byo")
+    valid = {"--target": "local-lambda", "--model": str(byo.model), "--schema": str(byo.schema)}
+    command = dict(_leaves(typer.main.get_command(app)))[path]
+    missing = str(tmp_path / "nonexistent" / "thing")
+    args = list(path)
+    for other in command.params:
+        if other.name == param.name or not other.required:
+            continue
+        flag = other.opts[0] if other.param_type_name == "option" else None
+        args += ([flag] if flag else []) + [valid.get(flag or "", _valid(other, tmp_path))]
+    args += [param.opts[0], missing] if param.param_type_name == "option" else [missing]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (args, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and ("nonexistent" in lines[0] or (param.opts[0] if param.opts else "") in lines[0]), \
+        result.output

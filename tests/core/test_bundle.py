@@ -29,8 +29,18 @@ def test_manifest_lists_every_file_with_its_hash(logreg_bundle: TrainResult) -> 
         assert entry["bytes"] == path.stat().st_size
 
 
-@pytest.mark.parametrize(("runtime", "name"), [("sklearn", "model.joblib"), ("onnx", "model.onnx")])
-def test_one_flipped_byte_is_refused_with_the_file_named(bundle_copy: Path, runtime: str, name: str) -> None:
+@pytest.mark.parametrize(("runtime", "name"), [("sklearn", "model.joblib"), ("onnx", "model.onnx"),
+                                              ("lean", "model.lean.json")])
+def test_one_flipped_byte_is_refused_with_the_file_named(bundle_copy: Path, runtime: str, name: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from prediction_core.runtimes import import_runtime
+
+    module = import_runtime(runtime)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{name} reached the {runtime} runtime's deserialiser")
+
+    monkeypatch.setattr(module, "load_model", never)  # proof that no byte of it is deserialised
     path = bundle_copy / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01

@@ -102,8 +102,10 @@ def predict(
 ) -> None:
     """Predict from the command line with exactly the contract the HTTP doors use."""
     import prediction_core
+    from prediction_core.bundle import read_manifest
     from prediction_core.contract import predict_body
 
+    read_manifest(bundle)  # a missing bundle is named before standard input is waited for
     payload = _read_input(input_)
     predictor = prediction_core.load(bundle, runtime)
     print_json(predict_body(predictor, payload))
