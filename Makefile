@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean system-deps synth
+.PHONY: demo test lint install bench clean system-deps synth reliability
 NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -55,6 +55,13 @@ lint: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) system-deps lint
 	$(PY) -m pytest
+
+# The README's reliability figures: the suite in tests/reliability at full size (10,000 fuzzed events,
+# over 1,000 schemathesis cases per door, a minute of load and of a killed worker...), about 6 minutes.
+# `make test` runs the same checks small. Writes results/reliability/figures.md and figures.json.
+reliability: $(STAMP)
+	TWINSERVE_RELIABILITY=full $(PY) -m pytest tests/reliability -q -p no:cacheprovider
+	@cat results/reliability/figures.md
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.core_bench
