@@ -170,3 +170,36 @@ def test_every_path_input_that_does_not_exist_is_named_in_one_line(tmp_path: Pat
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and ("nonexistent" in lines[0] or (param.opts[0] if param.opts else "") in lines[0]), \
         result.output
+
+
+# Options that take one of a closed set of names (a flag added with one of these names is walked too).
+NAMED = {"--runtime", "--door", "--arch", "--target", "--format", "--scenario", "--variant", "--type", "--profile",
+         "--strategy", "--repeat"}
+NAME_CASES = [(path, param.opts[0]) for path, command in _leaves(typer.main.get_command(app))
+              for param in command.params if param.param_type_name == "option" and param.opts[0] in NAMED]
+
+
+def test_the_walk_finds_the_named_options() -> None:
+    assert len(NAME_CASES) >= 15 and {flag for _, flag in NAME_CASES} >= {"--runtime", "--scenario", "--profile"}
+
+
+@pytest.mark.parametrize(("path", "flag"), NAME_CASES, ids=[f"{' '.join(p)} {f}" for p, f in NAME_CASES])
+def test_every_unknown_name_is_refused_in_one_line(tmp_path: Path, path: tuple[str, ...], flag: str,
+                                                   logreg_bundle: TrainResult) -> None:
+    command = dict(_leaves(typer.main.get_command(app)))[path]
+    valid = {"--target": "local-lambda", "--bundle": str(logreg_bundle.bundle_dir)}
+    args = list(path)
+    for other in command.params:
+        if other.param_type_name == "option" and other.required and other.opts[0] != flag:
+            args += [other.opts[0], valid.get(other.opts[0], _valid(other, tmp_path))]
+        elif other.param_type_name == "argument" and other.required:
+            args.append(_valid(other, tmp_path))
+    if "--bundle" in {o for p in command.params for o in getattr(p, "opts", [])} and flag != "--bundle":
+        args += ["--bundle", str(logreg_bundle.bundle_dir)]
+    if path == ("cost", "fargate"):
+        args += ["--hours", "1"]  # it needs one of --hours or --seconds-per-task first
+    result = runner.invoke(app, [*args, flag, "bogus-name"])
+    assert result.exit_code == 2, (args, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "bogus-name" in lines[0], result.output

@@ -113,6 +113,8 @@ def cost_fargate(
     """Fargate tasks: vCPU-s, GB-s, storage, 1-minute minimum, Spot."""
     from cost_model.container_costs import fargate_bill
 
+    if arch not in ("x86_64", "arm64"):
+        raise fail(f"--arch {arch!r} is not one of x86_64, arm64")
     if (hours is None) == (seconds_per_task is None):
         raise fail("give exactly one of --hours or --seconds-per-task")
     seconds = hours * 3600 if hours is not None else float(seconds_per_task or 0)
@@ -163,8 +165,11 @@ def cost_compare(
 
     from cost_model.compare import compare, sweep_constant_rates
     from cost_model.from_results import inputs_from_results
+    from cost_model.power_tuning import STRATEGIES
     from cost_model.traffic import profile_rates, trace_rates
 
+    if strategy not in STRATEGIES:  # checked whether or not the run has a memory sweep to apply it to
+        raise fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     for flag, path, kind in (("--results", results, "summary.json"), ("--from-cdk", from_cdk, None),
                              ("--trace", trace, None)):
         if path is not None and not (path / kind if kind else path).exists():
@@ -202,12 +207,10 @@ def _power_tuning(results: Path, prices: Any, inputs: Any, rates: Any, strategy:
     """When the run has a memory sweep: the size the strategy picks becomes the modeled memory."""
     import json
 
-    from cost_model.power_tuning import STRATEGIES, tune_memory
+    from cost_model.power_tuning import tune_memory
 
-    if strategy not in STRATEGIES:
-        raise fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     summary = json.loads((results / "summary.json").read_text())
-    return tune_memory(prices, inputs, summary, rates, strategy=strategy,
+    return tune_memory(prices, inputs, summary, rates, strategy=strategy,  # type: ignore[arg-type]  # checked
                        balanced_weight=balanced_weight)
 
 

@@ -104,8 +104,11 @@ def predict(
     import prediction_core
     from prediction_core.bundle import read_manifest
     from prediction_core.contract import predict_body
+    from prediction_core.runtimes import RUNTIMES
 
-    read_manifest(bundle)  # a missing bundle is named before standard input is waited for
+    read_manifest(bundle)  # a missing bundle or an unknown runtime is named before standard input is read
+    if runtime not in RUNTIMES:
+        raise fail(f"--runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     payload = _read_input(input_)
     predictor = prediction_core.load(bundle, runtime)
     print_json(predict_body(predictor, payload))
