@@ -9,12 +9,12 @@ runtime, and the manifest says which step or by how much.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
+from prediction_core.export_check import ExportResult, agreement
 from prediction_core.runtimes import lean_runtime
 from prediction_core.schema import InputSchema
 
@@ -28,21 +28,6 @@ class Unsupported(Exception):
     """A pipeline step the lean runtime cannot evaluate (the message says why)."""
 
 
-@dataclass
-class LeanResult:
-    data: bytes | None
-    status: str  # "converted" | "not_converted" | "disagrees"
-    reason: str = ""
-    max_abs_diff: float | None = None
-
-    def manifest_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"status": self.status}
-        if self.reason:
-            entry["reason"] = self.reason
-        if self.max_abs_diff is not None:
-            entry["max_abs_diff_vs_sklearn"] = self.max_abs_diff
-            entry["tolerance"] = AGREEMENT_TOLERANCE
-        return entry
 
 
 def _floats(values: Any) -> list[float]:
@@ -183,20 +168,14 @@ def document(estimator: Any, schema: InputSchema | None = None) -> dict[str, Any
 
 
 def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
-            regression: bool = False) -> LeanResult:
+            regression: bool = False) -> ExportResult:
     """model.lean.json for the estimator, checked against scikit-learn's output `want` on the
     validated check `rows` (held-out rows, or rows drawn within the schema)."""
     try:
         data = orjson.dumps(document(estimator, schema))
     except Unsupported as exc:
-        return LeanResult(None, "not_converted", str(exc))
+        return ExportResult(None, "not_converted", str(exc))
     classes = [str(c) for c in getattr(estimator, "classes_", [])]
     model = lean_runtime.load_model(data, {"classes": classes}, threads=1)
     got = np.asarray(model.predict_proba(rows), dtype=np.float64).reshape(want.shape)
-    diff = float(np.abs(got - want).max())
-    tolerance = AGREEMENT_TOLERANCE * max(1.0, float(np.abs(want).max())) if regression else AGREEMENT_TOLERANCE
-    same_labels = regression or bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
-    if diff > tolerance or not same_labels:
-        return LeanResult(None, "disagrees", f"evaluated, but its output differs from scikit-learn's by "
-                                             f"{diff:.2e} (> {tolerance:.0e}) on {len(rows)} rows", diff)
-    return LeanResult(data, "converted", max_abs_diff=diff)
+    return agreement(data, got, want, tolerance=AGREEMENT_TOLERANCE, regression=regression, what="evaluated")

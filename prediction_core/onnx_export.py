@@ -7,32 +7,17 @@ scikit-learn, leaves the bundle sklearn-only with a note saying why.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from prediction_core.export_check import ExportResult, agreement
 from prediction_core.schema import InputSchema
 
 # Largest |p_onnx - p_sklearn| accepted; ONNX computes in float32, so about 1e-6 is normal.
 AGREEMENT_TOLERANCE = 1e-5
 
 
-@dataclass
-class OnnxResult:
-    data: bytes | None
-    status: str  # "converted" | "not_converted" | "disagrees"
-    reason: str = ""
-    max_abs_diff: float | None = None
-
-    def manifest_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"status": self.status}
-        if self.reason:
-            entry["reason"] = self.reason
-        if self.max_abs_diff is not None:
-            entry["max_abs_diff_vs_sklearn"] = self.max_abs_diff
-            entry["tolerance"] = AGREEMENT_TOLERANCE
-        return entry
 
 
 def _failing_step(estimator: Any, initial: list[Any], error: Exception) -> str:
@@ -79,13 +64,13 @@ def _initial_types(schema: InputSchema, *, per_column: bool) -> list[tuple[str, 
 
 
 def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *, graph_name: str,
-            regression: bool = False) -> OnnxResult:
+            regression: bool = False) -> ExportResult:
     """model.onnx for the estimator, checked against scikit-learn's output `want` on the validated
     check `rows` (Python rows: tuples in schema order, or texts)."""
     try:
         from skl2onnx import convert_sklearn
     except ImportError as exc:  # pragma: no cover - skl2onnx is a training dependency
-        return OnnxResult(None, "not_converted", f"skl2onnx is not installed ({exc})")
+        return ExportResult(None, "not_converted", f"skl2onnx is not installed ({exc})")
 
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     options = None if regression else {id(final): {"zipmap": False}}
@@ -100,7 +85,7 @@ def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
             failures.append((initial, exc))
     else:
         initial, failure = failures[0]  # the first way tried is the one that fits the schema best
-        return OnnxResult(None, "not_converted",
+        return ExportResult(None, "not_converted",
                           f"skl2onnx could not convert {_failing_step(estimator, initial, failure)}: "
                           f"{str(failure).splitlines()[0][:200]}")
     model.graph.name = graph_name  # skl2onnx uses a random name; a fixed one keeps hashes reproducible
@@ -110,7 +95,7 @@ def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
 
 
 def _check_agreement(data: bytes, schema: InputSchema, rows: Any, want: np.ndarray, *,
-                     regression: bool) -> OnnxResult:
+                     regression: bool) -> ExportResult:
     from prediction_core.runtimes import onnx_runtime
 
     try:
@@ -126,14 +111,6 @@ def _check_agreement(data: bytes, schema: InputSchema, rows: Any, want: np.ndarr
             feed = np.array(rows, dtype=np.float64)
         got = np.asarray(onnx_model.predict_proba(feed), dtype=np.float64).reshape(want.shape)
     except Exception as exc:
-        return OnnxResult(None, "not_converted", f"onnxruntime could not run the converted model: "
+        return ExportResult(None, "not_converted", f"onnxruntime could not run the converted model: "
                                                  f"{str(exc).splitlines()[0][:200]}")
-    diff = float(np.abs(got - want).max())
-    # A regressor's values are compared relative to their scale (float32 keeps about 7 digits).
-    tolerance = AGREEMENT_TOLERANCE * max(1.0, float(np.abs(want).max())) if regression else AGREEMENT_TOLERANCE
-    same_labels = regression or bool((got.argmax(axis=1) == want.argmax(axis=1)).all())
-    if diff > tolerance or not same_labels:
-        return OnnxResult(None, "disagrees", f"converted, but its output differs from scikit-learn's by "
-                                             f"{diff:.2e} (> {tolerance:.0e}) on {len(rows)} rows",
-                          diff)
-    return OnnxResult(data, "converted", max_abs_diff=diff)
+    return agreement(data, got, want, tolerance=AGREEMENT_TOLERANCE, regression=regression, what="converted")

@@ -37,7 +37,7 @@ DOOR_CODE: dict[Door, list[str]] = {
 }
 DOOR_HANDLERS: dict[LambdaDoor, str] = {"native": "functions.predict.handler.handler",
                                         "asgi": "functions.asgi.handler.handler"}
-TRAINING_ONLY = {"training.py", "recipes.py", "onnx_export.py", "lean_export.py"}
+TRAINING_ONLY = {"training.py", "recipes.py", "onnx_export.py", "lean_export.py", "export_check.py"}
 # pip --platform tags Lambda's Python 3.12 (Amazon Linux 2023, glibc 2.34) can load, newest first.
 _MACHINES: dict[Arch, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 PLATFORM_TAGS: dict[Arch, list[str]] = {
