@@ -177,5 +177,5 @@ def convert(estimator: Any, schema: InputSchema, rows: Any, want: np.ndarray, *,
         return ExportResult(None, "not_converted", str(exc))
     classes = [str(c) for c in getattr(estimator, "classes_", [])]
     model = lean_runtime.load_model(data, {"classes": classes}, threads=1)
-    got = np.asarray(model.predict_proba(rows), dtype=np.float64).reshape(want.shape)
-    return agreement(data, got, want, tolerance=AGREEMENT_TOLERANCE, regression=regression, what="evaluated")
+    return agreement(data, np.asarray(model.predict_proba(rows)), want, tolerance=AGREEMENT_TOLERANCE,
+                     regression=regression, what="evaluated")

@@ -211,12 +211,11 @@ class InputSchema:
         """Valid rows as Python tuples (no numpy): the same rules as the array paths, checked per
         value. An unbounded feature still refuses NaN and infinity (the range check cannot)."""
         rows = []
-        finite = self._bounded or None
         try:
             for inst in instances:
                 row = self._row_values(inst)
                 if (row is None or not self._in_bounds(row) or not self._integral(row)
-                        or not (finite or all(map(math.isfinite, row)))):
+                        or not (self._bounded or all(map(math.isfinite, row)))):
                     break
                 rows.append(row)
             else:
@@ -282,10 +281,7 @@ class InputSchema:
                     if type(value) not in _NUMERIC_TYPES:
                         errors.add(index, name, "type_error", f"expected a number, got {_json_type(value)}")
                 continue
-            try:
-                rows.append(tuple(map(float, row)))  # what a float64 array holds
-            except OverflowError:  # an int beyond float64: as numpy's conversion, infinity
-                rows.append(tuple(_to_float(v) for v in row))
+            rows.append(tuple(map(_to_float, row)))  # what a float64 array holds
             if errors.full:
                 break
         errors.raise_if_any()
@@ -298,19 +294,16 @@ class InputSchema:
         bad = [(i, j) for i, row in enumerate(rows) for j, v in enumerate(row) if not math.isfinite(v)]
         if bad:
             for i, j in bad:
-                errors.add(i, self.names[j], "value_error", "must be a finite number (no NaN or infinity)")
+                errors.add(i, self.names[j], "value_error", NOT_FINITE)
             return
         for i, row in enumerate(rows):
             for j in self._integer_positions:
                 if not row[j].is_integer():
-                    errors.add(i, self.names[j], "type_error", f"expected an integer, got {row[j]!r}")
-        low, high = self._low, self._high
+                    errors.add(i, self.names[j], "type_error", _not_integer(row[j]))
         for i, row in enumerate(rows):
-            for j, value in enumerate(row):
-                if value < low[j] or value > high[j]:
-                    f = self.features[j]
-                    message = (f"{value!r} is below the minimum {f.minimum!r}" if value < low[j]
-                               else f"{value!r} is above the maximum {f.maximum!r}")
+            for f, value in zip(self.features, row, strict=True):
+                message = _range_message(f, value)
+                if message is not None:
                     errors.add(i, f.name, "range_error", message)
 
     def _validate_table(self, instances: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -385,13 +378,26 @@ def _value_problem(f: Feature, value: Any) -> tuple[str, str] | None:
         return "type_error", f"expected a number, got {_json_type(value)}"
     number = _to_float(value)
     if not math.isfinite(number):
-        return "value_error", "must be a finite number (no NaN or infinity)"
+        return "value_error", NOT_FINITE
     if f.type == "integer" and not number.is_integer():
-        return "type_error", f"expected an integer, got {number!r}"
+        return "type_error", _not_integer(number)
+    message = _range_message(f, number)
+    return None if message is None else ("range_error", message)
+
+
+# The numeric messages, shared by the table check above and the tabular batch check.
+NOT_FINITE = "must be a finite number (no NaN or infinity)"
+
+
+def _not_integer(number: float) -> str:
+    return f"expected an integer, got {number!r}"
+
+
+def _range_message(f: Feature, number: float) -> str | None:
     if f.minimum is not None and number < f.minimum:
-        return "range_error", f"{number!r} is below the minimum {f.minimum!r}"
+        return f"{number!r} is below the minimum {f.minimum!r}"
     if f.maximum is not None and number > f.maximum:
-        return "range_error", f"{number!r} is above the maximum {f.maximum!r}"
+        return f"{number!r} is above the maximum {f.maximum!r}"
     return None
 
 

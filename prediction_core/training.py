@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import platform
-import shutil
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -21,6 +19,7 @@ from prediction_core.bundle import LEAN_FILE, ONNX_FILE, SKLEARN_FILE, sha256_by
 from prediction_core.exceptions import RecipeError, SchemaError
 from prediction_core.recipes import get_recipe, resolve_params
 from prediction_core.schema import InputSchema
+from prediction_core.staging import staged
 
 RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "skl2onnx", "onnx", "onnxruntime")
 SYNTHETIC_CHECK_ROWS = 256
@@ -49,12 +48,11 @@ CHANCE_MARGIN = 0.02  # held-out accuracy within this of the majority-class rate
 @dataclass
 class CheckSet:
     """Rows every runtime must predict before a bundle is written: JSON instances (held-out rows,
-    or rows drawn within the schema), their validated form, what the pipeline takes, and what it
-    answers (probabilities, or one value per row for a regressor)."""
+    or rows drawn within the schema), their validated form, and what the pipeline answers for them
+    (probabilities, or one value per row for a regressor)."""
 
     instances: list[dict[str, Any]]
     rows: Any
-    model_input: Any
     want: np.ndarray
 
 
@@ -77,7 +75,7 @@ def check_set(estimator: Any, schema: InputSchema, instances: list[dict[str, Any
     if regression and want.shape[1] != 1:
         raise RecipeError(f"the regressor predicts {want.shape[1]} values per row; twinserve serves single-output "
                           "regressors (one value per instance)")
-    return CheckSet(list(instances), rows, model_input, want)
+    return CheckSet(list(instances), rows, want)
 
 
 def _metrics(check: CheckSet, labels: list[Any], *, classes: list[str] | None) -> dict[str, Any]:
@@ -175,16 +173,10 @@ def _assemble(out: Path, *, estimator: Any, schema: InputSchema, check: CheckSet
         "pickle_modules": pickle_modules(estimator),
         **extra,
     }
-    out = Path(out)
-    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged(out) as staging:
         write_bundle(staging, artifacts=artifacts, manifest=manifest)
         _predicts_through_every_runtime(staging, check)
-        _publish(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return TrainResult(out, json.loads((out / "manifest.json").read_text()))
+    return TrainResult(Path(out), json.loads((Path(out) / "manifest.json").read_text()))
 
 
 def _predicts_through_every_runtime(bundle: Path, check: CheckSet) -> None:
@@ -208,16 +200,6 @@ def _predicts_through_every_runtime(bundle: Path, check: CheckSet) -> None:
                                rtol=1e-12, atol=1e-12):
                 raise RecipeError("the bundle's scikit-learn runtime answers differently from the pipeline itself "
                                   "(the input it builds is not what the pipeline was fitted on); nothing was written")
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Move the staged bundle to `out`; the previous bundle is set aside first and removed last."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def train(recipe_name: str, *, out: Path, seed: int = 0, params: dict[str, Any] | None = None,

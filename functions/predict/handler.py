@@ -97,9 +97,14 @@ ROUTES: dict[tuple[str, str], Callable[[dict[str, Any], str], contract.HttpResul
 }
 
 
+def _request_id(event: dict[str, Any], context: LambdaContext) -> str:
+    """The caller's x-request-id when sane, else the Lambda request id."""
+    return contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
+
+
 def _resolve(source: sources.EventSource, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Route one HTTP event and shape the answer for its source; anything unexpected is the contract's 500."""
-    rid = contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
+    rid = _request_id(event, context)
     method, path = source.method(event), source.path(event)
     route = ROUTES.get((method.upper(), path))
     try:
@@ -128,8 +133,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if problem is None:
         bad_base64 = events.base64_problem(event)
         if bad_base64 is not None:
-            rid = contract.new_request_id(_header(event, contract.REQUEST_ID_HEADER) or context.aws_request_id)
-            return events.malformed_base64(bad_base64, rid)
+            return events.malformed_base64(bad_base64, _request_id(event, context))
         source = sources.source_for(event)
         if source is not None:
             return _resolve(source, event, context)

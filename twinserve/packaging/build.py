@@ -14,8 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar, cast
@@ -23,6 +22,7 @@ from typing import TypeVar, cast
 from prediction_core.aws_limits import LAMBDA
 from prediction_core.bundle import MANIFEST_NAME, RUNTIME_FILES, manifest_input_format, read_manifest, verify_file
 from prediction_core.exceptions import TwinserveError
+from prediction_core.staging import staged
 from twinserve.packaging.catalogue import (
     ARCHES,
     BUILD_TARGETS,
@@ -240,24 +240,6 @@ def build_lambda(*, bundle: Path, runtime: str, door: str, arch: str = "x86_64",
     with staged(out) as stage:
         _build_lambda_into(stage, out, report, bundle=bundle, fmt=fmt)
     return report
-
-
-@contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """A build directory beside `out` that replaces it only once the build is complete: a failed
-    build (a missing bundle, pip failing, an interrupt) leaves the previous package as it was."""
-    stage = out.parent / f".{out.name}.staging-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    try:
-        yield stage
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _build_lambda_into(stage: Path, out: Path, report: PackageReport, *, bundle: Path, fmt: str) -> None:
