@@ -38,7 +38,11 @@ def figures() -> Iterator[Figures]:
     if FULL and collected.rows:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "figures.json").write_text(json.dumps(collected.rows, indent=2) + "\n")
-        lines = ["| area | case | tried | failures | figure |", "|---|---|---|---|---|"]
+        import platform
+
+        lines = [f"Measured here ({platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}): "
+                 "local processes on loopback, no AWS.", "",
+                 "| area | case | tried | failures | figure |", "|---|---|---|---|---|"]
         lines += [f"| {r['area']} | {r['case']} | {r['tried']:,} | {r['failures']} | {r['figure']} |"
                   for r in collected.rows]
         (RESULTS / "figures.md").write_text("\n".join(lines) + "\n")
