@@ -1,0 +1,196 @@
+"""Fargate under a trace: tasks of `workers` FIFO servers behind a round-robin load balancer (the ALB's
+default algorithm), scaled by target tracking as the ServiceStack deploys it.
+
+Target tracking (https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html):
+one-minute metrics (ALBRequestCountPerTarget and ECS CPU utilisation); a policy scales out once its
+metric has been above the target for 3 consecutive minutes and in once below 90% of it for 15, to the
+capacity that brings the metric back to the target; with several policies, any one scales out and
+all must agree to scale in; scale-in waits for its cooldown after any scaling. A new task serves
+once it has started and passed the load balancer's health checks (`task_start_s`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twinserve.simulator.queueing import erlang_c, smoothed_rate
+from twinserve.simulator.result import SimResult, check_samples, draw, latency_summary, timeline
+
+METRIC_PERIOD_S = 60.0
+SAMPLED_REQUESTS = 400_000
+
+
+@dataclass
+class FargateParams:
+    service_ms: NDArray[np.float64]  # time a worker is busy per request (measured warm latencies)
+    workers: int = 1  # per task
+    min_tasks: int = 2
+    max_tasks: int = 10
+    requests_per_target_per_min: float | None = 1000.0  # the request-count policy's target; None: no such policy
+    cpu_target_percent: float | None = 60.0  # the CPU policy's target; None: no such policy
+    task_start_s: float = 60.0  # scale-out decision to healthy behind the load balancer
+    scale_out_datapoints: int = 3
+    scale_in_datapoints: int = 15
+    scale_in_cooldown_s: float = 300.0
+    timeout_s: float = 60.0  # the ALB's idle timeout: a request waiting longer is answered 504
+    initial_tasks: int | None = None  # tasks running when the trace starts (default: the minimum)
+    name: str = "fargate"
+
+    def __post_init__(self) -> None:
+        self.service_ms = check_samples("service times", self.service_ms)
+        if self.workers < 1 or not 1 <= self.min_tasks <= self.max_tasks:
+            raise ValueError(f"need workers ≥ 1 and 1 ≤ min tasks ≤ max tasks; got workers {self.workers}, "
+                             f"min {self.min_tasks}, max {self.max_tasks}")
+        if self.initial_tasks is not None and not self.min_tasks <= self.initial_tasks <= self.max_tasks:
+            raise ValueError(f"initial tasks {self.initial_tasks} must be within min {self.min_tasks} and "
+                             f"max {self.max_tasks}")
+
+    @property
+    def mean_service_s(self) -> float:
+        return float(self.service_ms.mean()) / 1000.0
+
+    def describe(self) -> dict[str, float | None]:
+        return {"service_p50_ms": float(np.median(self.service_ms)), "workers": self.workers,
+                "min_tasks": self.min_tasks, "max_tasks": self.max_tasks,
+                "requests_per_target_per_min": self.requests_per_target_per_min,
+                "cpu_target_percent": self.cpu_target_percent, "task_start_s": self.task_start_s,
+                "capacity_per_task_rps": self.workers / self.mean_service_s}
+
+
+class Autoscaler:
+    """Target tracking over one-minute metrics; `ready_at` holds every task's serving time, sorted."""
+
+    def __init__(self, params: FargateParams) -> None:
+        self.p = params
+        self.ready_at: list[float] = [-math.inf] * (params.initial_tasks or params.min_tasks)
+        self.high: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.last_scaled = -math.inf
+
+    def ready(self, t: float) -> int:
+        return max(1, bisect.bisect_right(self.ready_at, t))
+
+    def evaluate(self, t: float, requests: float, busy_s: float) -> None:
+        """The minute ending at `t` had `requests` and kept workers busy for `busy_s` seconds."""
+        p, ready = self.p, self.ready(t)
+        metrics: dict[str, tuple[float, float]] = {}
+        if p.requests_per_target_per_min:
+            metrics["requests"] = (requests / ready, p.requests_per_target_per_min)
+        if p.cpu_target_percent:
+            cpu = min(100.0, 100.0 * busy_s / (ready * p.workers * METRIC_PERIOD_S))
+            metrics["cpu"] = (cpu, p.cpu_target_percent)
+        out, into = [], []
+        for name, (value, target) in metrics.items():
+            self.high[name] = self.high.get(name, 0) + 1 if value > target else 0
+            self.low[name] = self.low.get(name, 0) + 1 if value < 0.9 * target else 0
+            wanted = math.ceil(ready * value / target)
+            if self.high[name] >= p.scale_out_datapoints:
+                out.append(wanted)
+            if self.low[name] >= p.scale_in_datapoints:
+                into.append(wanted)
+        current = len(self.ready_at)
+        if out and min(p.max_tasks, max(out)) > current:
+            self.ready_at += [t + p.task_start_s] * (min(p.max_tasks, max(out)) - current)
+            self.last_scaled = t
+        elif into and len(into) == len(metrics) and t - self.last_scaled >= p.scale_in_cooldown_s:
+            wanted = max(p.min_tasks, max(into))
+            if wanted < current:
+                del self.ready_at[wanted:]  # the newest go first
+                self.last_scaled = t
+
+
+def simulate_fargate_exact(times_s: NDArray[np.float64], params: FargateParams, *, seed: int = 0,
+                           bin_s: float = 1.0) -> SimResult:
+    rng = np.random.default_rng(seed)
+    n = int(times_s.size)
+    service_s = draw(params.service_ms, n, rng).tolist()
+    latency_s = np.full(n, np.nan)
+    tasks_at = np.zeros(n)
+    scaler = Autoscaler(params)
+    queues = [[0.0] * params.workers for _ in scaler.ready_at]  # per task: when each worker is free
+    next_eval, requests, busy, turn, failed = METRIC_PERIOD_S, 0, 0.0, 0, 0
+    for i, t in enumerate(times_s.tolist()):
+        while t >= next_eval:
+            scaler.evaluate(next_eval, requests, busy)
+            requests, busy = 0, 0.0
+            del queues[len(scaler.ready_at):]
+            queues += [[next_eval + params.task_start_s] * params.workers
+                       for _ in range(len(scaler.ready_at) - len(queues))]
+            next_eval += METRIC_PERIOD_S
+        ready = scaler.ready(t)
+        queue = queues[turn % ready]
+        turn += 1
+        requests += 1
+        tasks_at[i] = ready
+        start = max(t, queue[0])
+        if start - t > params.timeout_s:
+            failed += 1
+            continue
+        heapq.heapreplace(queue, start + service_s[i])
+        latency_s[i] = start - t + service_s[i]
+        busy += service_s[i]
+    answered = ~np.isnan(latency_s)
+    bins = math.ceil((float(times_s[-1]) if n else 0.0) / bin_s + 1e-9) or 1
+    idx = np.minimum((times_s // bin_s).astype(np.int64), bins - 1)
+    instances = np.zeros(bins)
+    np.maximum.at(instances, idx, tasks_at)
+    counts = np.bincount(idx, minlength=bins).astype(np.float64)
+    return SimResult(option=params.name, mode="exact", requests=float(n), cold_starts=0.0, throttled=0.0,
+                     failed=float(failed), latency_ms=latency_summary(latency_s[answered] * 1000.0),
+                     timeline=timeline(np.arange(bins) * bin_s, instances, counts, bin_s), inputs=params.describe())
+
+
+def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, params: FargateParams, *, seed: int = 0,
+                                sampled: int = SAMPLED_REQUESTS) -> SimResult:
+    """Per bin: the tasks serving (from the autoscaler), a fluid backlog when they are overloaded,
+    and below that the stationary wait of each task's queue: Erlang C with the Allen-Cunneen
+    correction (ca² + cs²)/2, where round-robin over T tasks makes each task's arrivals Erlang-T
+    (ca² = 1/T) and cs² is the measured service times' squared coefficient of variation."""
+    counts = np.asarray(counts, dtype=np.float64)
+    mean_s = params.mean_service_s
+    cs2 = float(params.service_ms.var() / params.service_ms.mean() ** 2) if params.service_ms.mean() > 0 else 0.0
+    scaler = Autoscaler(params)
+    tasks = np.empty_like(counts)
+    fluid_wait_s = np.zeros_like(counts)
+    backlog, requests, busy, next_eval = 0.0, 0.0, 0.0, METRIC_PERIOD_S
+    for b, n in enumerate(counts.tolist()):
+        t0 = b * bin_s
+        ready = scaler.ready(t0)
+        tasks[b] = ready
+        capacity = ready * params.workers / mean_s * bin_s if mean_s > 0 else math.inf
+        after = max(0.0, backlog + n - capacity)
+        fluid_wait_s[b] = (backlog + after) / 2.0 / (capacity / bin_s)
+        busy += min(n + backlog, capacity) * mean_s
+        requests += n
+        backlog = after
+        while (b + 1) * bin_s >= next_eval:
+            scaler.evaluate(next_eval, requests * min(1.0, METRIC_PERIOD_S / bin_s),
+                            busy * min(1.0, METRIC_PERIOD_S / bin_s))
+            requests, busy = 0.0, 0.0
+            next_eval += METRIC_PERIOD_S
+    load = smoothed_rate(counts, bin_s) * mean_s / tasks  # Erlangs offered to each task
+    waiting = np.where(fluid_wait_s > 0, 0.0, erlang_c(params.workers, load))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_wait_s = np.where(waiting > 0, waiting * mean_s / np.maximum(params.workers - load, 1e-12)
+                               * (1.0 / tasks + cs2) / 2.0, 0.0)
+    rng = np.random.default_rng(seed)
+    latency_ms, failed = np.empty(0), 0.0
+    if counts.sum() > 0:
+        m = int(min(sampled, max(counts.sum(), 1)))
+        which = rng.choice(counts.size, size=m, p=counts / counts.sum())
+        waits = fluid_wait_s[which] + np.where(rng.random(m) < waiting[which],
+                                               rng.exponential(1.0, m) * mean_wait_s[which]
+                                               / np.maximum(waiting[which], 1e-12), 0.0)
+        late = waits > params.timeout_s
+        failed = float(late.mean() * counts.sum())
+        latency_ms = (waits[~late] * 1000.0 + rng.choice(params.service_ms, int((~late).sum())))
+    return SimResult(option=params.name, mode="aggregated", requests=float(counts.sum()), cold_starts=0.0,
+                     throttled=0.0, failed=failed, latency_ms=latency_summary(latency_ms),
+                     timeline=timeline(np.arange(counts.size) * bin_s, tasks, counts, bin_s),
+                     inputs=params.describe())
