@@ -38,6 +38,8 @@ class Inputs:
     per_task_rps: float = 500.0
     target_utilization: float = 0.6
     min_tasks: int = 2  # two tasks in two zones: the availability floor of an always-on service
+    max_tasks: int = 10  # the ServiceStack's autoscaling maximum
+    cpu_target_percent: float = 60.0  # the ServiceStack's CPU target-tracking policy
     container_warm_p99_ms: float = 10.0
     spot_discount: float = 0.0
     new_connections_per_request: float = 0.05  # clients reuse keep-alive connections (assumed)
@@ -97,27 +99,49 @@ def blended_p99_ms(warm_p99_ms: float, cold_ms: float, cold_fraction: float) -> 
     return cold_ms if cold_fraction > 0.01 else warm_p99_ms
 
 
-def compare(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64], profile: str) -> dict[str, Any]:
+def compare(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64], profile: str,
+            simulated: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Both options' monthly cost and p99. With `simulated` (each option's traffic simulation), the
+    p99 that decides "meets the SLO" is the simulated one, cold starts and queueing included;
+    without, the keep-alive formula's (`blended_p99_ms`)."""
     lam = lambda_option_usd(prices, inputs, rates_per_s)
     far = fargate_option_usd(prices, inputs, rates_per_s)
     lam_p99 = blended_p99_ms(inputs.lambda_warm_p99_ms, inputs.lambda_cold_p50_ms, lam["cold_fraction"])
-    options = {
-        "lambda": {**lam, "p99_ms": lam_p99, "meets_slo": lam_p99 <= inputs.slo_p99_ms},
-        "fargate": {**far, "p99_ms": inputs.container_warm_p99_ms,
-                    "meets_slo": inputs.container_warm_p99_ms <= inputs.slo_p99_ms},
+    p99 = {"lambda": lam_p99, "fargate": inputs.container_warm_p99_ms}
+    p99_source = dict.fromkeys(p99, "modeled (warm p99, or the cold-start p50 once over 1% of requests are cold)")
+    for name, sim in (simulated or {}).items():
+        p99[name] = float(sim["latency_ms"]["p99"])
+        p99_source[name] = sim["source"]
+    options: dict[str, dict[str, Any]] = {
+        "lambda": {**lam, "p99_ms": p99["lambda"], "meets_slo": p99["lambda"] <= inputs.slo_p99_ms},
+        "fargate": {**far, "p99_ms": p99["fargate"], "meets_slo": p99["fargate"] <= inputs.slo_p99_ms},
     }
+    for name, option in options.items():
+        option["p99_source"] = p99_source[name]
+        if simulated and name in simulated:
+            option["simulated"] = {k: v for k, v in simulated[name].items() if k != "timeline"}
     meeting = [k for k, v in options.items() if v["meets_slo"]] or list(options)
     best = min(meeting, key=lambda k: options[k]["total_usd"])
     other = next(k for k in options if k != best)
     reasons = [f"{best} costs ${options[best]['total_usd']:,.2f}/month against ${options[other]['total_usd']:,.2f} "
                f"for {other} at this traffic ({profile}, {lam['requests']:,.0f} requests/month)"]
     if not options[other]["meets_slo"]:
-        mostly_warm = other != "lambda" or lam["cold_fraction"] <= 0.01
-        cold_note = "" if mostly_warm else f", {lam['cold_fraction']:.1%} of requests cold"
         reasons.append(f"{other} misses the p99 SLO of {inputs.slo_p99_ms:g} ms (p99 {options[other]['p99_ms']:.0f} ms"
-                       f"{cold_note})")
+                       f"{_why_slow(options[other], lam['cold_fraction'] if other == 'lambda' else 0.0)})")
     return {"profile": profile, "options": options, "recommendation": best, "reasons": reasons,
-            "inputs": asdict(inputs), "source": "modeled"}
+            "inputs": asdict(inputs), "source": "modeled",
+            "timelines": {k: v["timeline"] for k, v in (simulated or {}).items() if "timeline" in v}}
+
+
+def _why_slow(option: dict[str, Any], modeled_cold_fraction: float) -> str:
+    sim = option.get("simulated")
+    if sim is None:
+        return f", {modeled_cold_fraction:.1%} of requests cold" if modeled_cold_fraction > 0.01 else ""
+    parts = [f"simulated: {sim['cold_starts'] / sim['requests']:.2%} of requests cold" if sim["cold_starts"] else "",
+             f"{sim['throttled']:,.0f} throttled" if sim["throttled"] else "",
+             f"{sim['failed']:,.0f} timed out" if sim["failed"] else "",
+             f"up to {sim['max_instances']:.0f} tasks" if option.get("task_hours") is not None else ""]
+    return "; " + ", ".join(p for p in parts if p) if any(parts) else ""
 
 
 def lambda_constant_rate_usd(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray[np.float64]

@@ -158,6 +158,9 @@ def cost_compare(
     strategy: Annotated[str, typer.Option(help="Memory size from the run's memory sweep: slo (cheapest meeting the "
                                                "SLO), cheapest, fastest, balanced.")] = "slo",
     balanced_weight: Annotated[float, typer.Option(help="balanced: 0 = fastest only, 1 = cheapest only.")] = 0.5,
+    simulate: Annotated[bool, typer.Option(help="Decide 'meets SLO' on each option's simulated p99 under the traffic "
+                                                "(cold starts, throttles, queueing, autoscaling); --no-simulate: "
+                                                "the keep-alive formula.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Monthly cost of Lambda versus Fargate for a traffic profile, break-even rate, recommendation."""
@@ -183,7 +186,12 @@ def cost_compare(
     inputs.slo_p99_ms = slo_ms
     rates = _checked(trace_rates, path=trace) if trace else _checked(profile_rates, name=profile, peak_rps=peak_rps)
     tuned = _power_tuning(results, prices, inputs, rates, strategy, balanced_weight) if results else None
-    result = compare(prices, inputs, rates, trace.name if trace else profile)
+    simulated = None
+    if simulate:
+        from twinserve.simulator.options import measured_samples, simulate_options
+
+        simulated = simulate_options(inputs, rates, samples=measured_samples(results))
+    result = compare(prices, inputs, rates, trace.name if trace else profile, simulated)
     if tuned is not None:
         result["power_tuning"] = tuned
     result["break_even_rps"] = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 400))["break_even_rps"]
@@ -192,10 +200,15 @@ def cost_compare(
         return
     table = Table(title=f"monthly cost, {result['profile']} traffic (modeled; inputs: "
                         f"{'measured, ' + str(results) if results else 'defaults'})")
-    for col in ("option", "USD/month", "p99 ms", "meets SLO"):
+    for col in ("option", "USD/month", "p99 ms" + (" (simulated)" if simulate else " (formula)"), "cold starts",
+                "throttled", "timed out", "max instances", "meets SLO"):
         table.add_column(col)
     for name, option in result["options"].items():
-        table.add_row(name, f"{option['total_usd']:,.2f}", f"{option['p99_ms']:.1f}", str(option["meets_slo"]))
+        sim = option.get("simulated") or {}
+        table.add_row(name, f"{option['total_usd']:,.2f}", f"{option['p99_ms']:.1f}",
+                      f"{sim['cold_starts']:,.0f}" if sim else "", f"{sim['throttled']:,.0f}" if sim else "",
+                      f"{sim['failed']:,.0f}" if sim else "", f"{sim['max_instances']:,.0f}" if sim else "",
+                      str(option["meets_slo"]))
     console.print(table)
     be = ", ".join(f"{r:,.2f} req/s" for r in result["break_even_rps"]) or "none in 0.001-10,000 req/s"
     console.print(f"break-even at constant traffic: {be}\nrecommendation: [bold]{result['recommendation']}[/] — "

@@ -23,6 +23,7 @@ from cost_model.traffic import PROFILES, profile_rates
 from prediction_core.aws_limits import LAMBDA
 from twinserve.packaging import read_package_report
 from twinserve.report import charts
+from twinserve.simulator.options import measured_samples, simulate_options
 
 PACKAGE_LIMIT_MB = LAMBDA.unzipped_package_bytes // 2**20
 TUNING_PROFILE = "diurnal"  # the traffic the report's memory recommendation is made for
@@ -67,7 +68,11 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     inputs = inputs_from_results(results)
     inputs.slo_p99_ms = slo_ms
     tuning = _power_tuning(summary, prices, inputs, peak_rps)
-    comparisons = {name: compare(prices, inputs, profile_rates(name, peak_rps), name) for name in PROFILES}
+    samples = measured_samples(results)
+    comparisons = {}
+    for name in PROFILES:
+        rates = profile_rates(name, peak_rps)
+        comparisons[name] = compare(prices, inputs, rates, name, simulate_options(inputs, rates, samples=samples))
     sweep = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 300))
     sources = sorted({g["source"] for g in summary["groups"]}) or ["measured-local"]
     source_text = " and ".join(SOURCES[s] for s in sources)
@@ -77,6 +82,11 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
         "latency": (f"Latency distribution, warm versus cold ({source_text})",
                     charts.latency_cdf(_latency_series(records), sources[0])),
     }
+    shown = comparisons[TUNING_PROFILE]
+    figures["simulation"] = (f"Latency and instances over the {TUNING_PROFILE} profile, simulated (modeled from the "
+                             "inputs; recommended option drawn thicker)",
+                             charts.simulation_timeline(shown["timelines"], shown["recommendation"], slo_ms,
+                                                        TUNING_PROFILE))
     anatomies = {k.split("/")[0]: v["anatomy_p50_ms"] for k, v in summary["findings"].items()
                  if k.endswith("/cold-start") and "anatomy_p50_ms" in v}
     if anatomies:
@@ -167,7 +177,8 @@ def _write_cost_files(results: Path, comparisons: dict[str, Any], sweep: dict[st
     for profile, c in comparisons.items():
         for option, o in c["options"].items():
             rows.append({"profile": profile, "option": option, "usd_per_month": round(o["total_usd"], 2),
-                         "p99_ms": round(o["p99_ms"], 2), "meets_slo": o["meets_slo"],
+                         "p99_ms": round(o["p99_ms"], 2), "p99_source": o.get("p99_source", ""),
+                         "meets_slo": o["meets_slo"],
                          "recommended": option == c["recommendation"], "source": "modeled"})
     with (results / "cost.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -200,8 +211,8 @@ LATENCY_HEADER = ["target", "scenario", "source", "n", "p50 ms", "p50 95% CI", "
 
 
 def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    cost_rows = [[p, o, f"{v['total_usd']:,.2f}", f"{v['p99_ms']:.1f}", "yes" if v["meets_slo"] else "no",
-                  "✔" if o == c["recommendation"] else ""]
+    cost_rows = [[p, o, f"{v['total_usd']:,.2f}", f"{v['p99_ms']:.1f}", *_simulated_cells(v.get("simulated")),
+                  "yes" if v["meets_slo"] else "no", "✔" if o == c["recommendation"] else ""]
                  for p, c in report["comparisons"].items() for o, v in c["options"].items()]
     inputs = [[k, v] for k, v in report["inputs_provenance"].items()]
     limit_rows = [[t, str(v.get("largest_ok_batch")), v.get("stopped_by", ""), str(v.get("at_batch", ""))]
@@ -211,8 +222,9 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
                    for p in report["packages"]]
     sections = [
         (f"Monthly cost by traffic profile at a peak of {report['peak_rps']:g} req/s — modeled "
-         f"(prices {report['prices']['retrieved']})", ["profile", "option", "USD/month", "p99 ms", "meets SLO",
-                                                       "recommended"], cost_rows),
+         f"(prices {report['prices']['retrieved']}); p99 and what follows it simulated under the profile",
+         ["profile", "option", "USD/month", "p99 ms", "cold starts", "throttled", "timed out", "max instances",
+          "meets SLO", "recommended"], cost_rows),
         ("Model inputs and where each came from", ["input", "source"], inputs),
         ("Latency — " + " and ".join(SOURCES[s] for s in report["sources"]), LATENCY_HEADER, _latency_rows(summary)),
         ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
@@ -237,6 +249,13 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
             ["memory MB", "duration p50", "duration p99", "billed p50", "INIT p50", "p99 with cold starts",
              "max memory used MB", "USD/M x86_64", "USD/M arm64", "failures", "CPU quota"], rows))
     return sections
+
+
+def _simulated_cells(sim: dict[str, Any] | None) -> list[str]:
+    if not sim:
+        return ["", "", "", ""]
+    cold = f"{sim['cold_starts']:,.0f} ({sim['cold_starts'] / sim['requests']:.2%})" if sim["requests"] else "0"
+    return [cold, f"{sim['throttled']:,.0f}", f"{sim['failed']:,.0f}", f"{sim['max_instances']:,.0f}"]
 
 
 def _ms(value: float | None) -> str:

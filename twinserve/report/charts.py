@@ -114,3 +114,26 @@ def memory_sweep(rows: list[dict[str, Any]], source: str) -> bytes:
     ax.set_title(f"Power tuning: duration and cost vs memory — {source}")
     ax.grid(True, alpha=0.3)
     return _png(fig)
+
+
+def simulation_timeline(timelines: dict[str, dict[str, list[Any]]], recommended: str, slo_ms: float, profile: str,
+                        hours: float = 48.0) -> bytes:
+    """Simulated p99 and instances (environments or tasks) over the first `hours` of the profile."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 5.2), sharex=True)
+    for name, line in timelines.items():
+        t_h = np.array(line["t_s"], dtype=np.float64) / 3600.0
+        keep = t_h <= hours
+        p99 = np.array([np.nan if v is None else v for v in line["p99_ms"]], dtype=np.float64)
+        style = {"linewidth": 2.0 if name == recommended else 1.0,
+                 "label": f"{name}{' (recommended)' if name == recommended else ''}"}
+        top.semilogy(t_h[keep], p99[keep], **style)
+        bottom.step(t_h[keep], np.array(line["instances"])[keep], where="post", **style)
+    top.axhline(slo_ms, color="grey", linestyle="--", linewidth=1, label=f"SLO p99 {slo_ms:g} ms")
+    top.set_ylabel("p99 latency (ms)")
+    top.set_title(f"Simulated under {profile} traffic — modeled (cold starts, queueing, autoscaling)")
+    top.grid(True, which="both", alpha=0.3)
+    top.legend(fontsize=8)
+    bottom.set_ylabel("environments / tasks")
+    bottom.set_xlabel("hours into the month")
+    bottom.grid(True, alpha=0.3)
+    return _png(fig)

@@ -143,7 +143,8 @@ def simulate_fargate_exact(times_s: NDArray[np.float64], params: FargateParams, 
     counts = np.bincount(idx, minlength=bins).astype(np.float64)
     return SimResult(option=params.name, mode="exact", requests=float(n), cold_starts=0.0, throttled=0.0,
                      failed=float(failed), latency_ms=latency_summary(latency_s[answered] * 1000.0),
-                     timeline=timeline(np.arange(bins) * bin_s, instances, counts, bin_s), inputs=params.describe())
+                     timeline=timeline(np.arange(bins) * bin_s, instances, counts, bin_s, idx[answered],
+                                       latency_s[answered] * 1000.0), inputs=params.describe())
 
 
 def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, params: FargateParams, *, seed: int = 0,
@@ -180,7 +181,7 @@ def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, param
         mean_wait_s = np.where(waiting > 0, waiting * mean_s / np.maximum(params.workers - load, 1e-12)
                                * (1.0 / tasks + cs2) / 2.0, 0.0)
     rng = np.random.default_rng(seed)
-    latency_ms, failed = np.empty(0), 0.0
+    latency_ms, failed, kept = np.empty(0), 0.0, np.empty(0, dtype=np.int64)
     if counts.sum() > 0:
         m = int(min(sampled, max(counts.sum(), 1)))
         which = rng.choice(counts.size, size=m, p=counts / counts.sum())
@@ -190,7 +191,8 @@ def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, param
         late = waits > params.timeout_s
         failed = float(late.mean() * counts.sum())
         latency_ms = (waits[~late] * 1000.0 + rng.choice(params.service_ms, int((~late).sum())))
+        kept = which[~late]
     return SimResult(option=params.name, mode="aggregated", requests=float(counts.sum()), cold_starts=0.0,
                      throttled=0.0, failed=failed, latency_ms=latency_summary(latency_ms),
-                     timeline=timeline(np.arange(counts.size) * bin_s, tasks, counts, bin_s),
+                     timeline=timeline(np.arange(counts.size) * bin_s, tasks, counts, bin_s, kept, latency_ms),
                      inputs=params.describe())

@@ -102,7 +102,8 @@ def simulate_lambda_exact(times_s: NDArray[np.float64], params: LambdaParams, *,
     return SimResult(option=params.name, mode="exact", requests=float(n), cold_starts=float(cold.sum()),
                      throttled=float(n - answered.sum()), failed=0.0,
                      latency_ms=latency_summary(latency_s[answered] * 1000.0),
-                     timeline=timeline(np.arange(bins) * bin_s, instances, counts, bin_s), inputs=params.describe())
+                     timeline=timeline(np.arange(bins) * bin_s, instances, counts, bin_s, idx[answered],
+                                       latency_s[answered] * 1000.0), inputs=params.describe())
 
 
 def simulate_lambda_aggregated(counts: NDArray[np.float64], bin_s: float, params: LambdaParams, *, seed: int = 0,
@@ -129,7 +130,7 @@ def simulate_lambda_aggregated(counts: NDArray[np.float64], bin_s: float, params
     cold = np.minimum(cold, counts - throttled)
     answered = counts - throttled
     rng = np.random.default_rng(seed)
-    latency_ms = np.empty(0)
+    latency_ms, which = np.empty(0), np.empty(0, dtype=np.int64)
     if answered.sum() > 0:
         m = int(min(sampled, max(answered.sum(), 1)))
         which = rng.choice(answered.size, size=m, p=answered / answered.sum())
@@ -141,13 +142,14 @@ def simulate_lambda_aggregated(counts: NDArray[np.float64], bin_s: float, params
     return SimResult(option=params.name, mode="aggregated", requests=float(counts.sum()),
                      cold_starts=float(cold.sum()), throttled=float(throttled.sum()), failed=0.0,
                      latency_ms=latency_summary(latency_ms),
-                     timeline=timeline(np.arange(counts.size) * bin_s, instances, counts, bin_s),
+                     timeline=timeline(np.arange(counts.size) * bin_s, instances, counts, bin_s, which, latency_ms),
                      inputs=params.describe())
 
 
 def _levels(counts: NDArray[np.float64], bin_s: float, load: NDArray[np.float64], params: LambdaParams
             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Expected cold starts and environments alive per bin, summed over concurrency levels."""
+    counted = bool(np.array_equal(counts, np.rint(counts)))  # a trace's counts, not a profile's expected ones
     window = max(1, round(params.keep_alive_s / bin_s))
     top = int(min(params.concurrency_limit, stats.poisson.ppf(1 - 1e-9, max(float(load.max()), 1e-9)) + 2))
     cold = np.zeros_like(counts)
@@ -155,9 +157,10 @@ def _levels(counts: NDArray[np.float64], bin_s: float, load: NDArray[np.float64]
     for first in range(params.provisioned + 1, top + 1, 64):
         levels = np.arange(first, min(first + 64, top + 1))
         # Each of a bin's requests finds exactly k - 1 busy with probability q; the bin reaches level k
-        # at least once with probability 1 - (1 - q)^n. `reach` is -log of the chance that it does not.
+        # at least once with probability 1 - (1 - q)^n for n requests counted, 1 - exp(-n·q) for n
+        # expected (a rate profile). `reach` is -log of the chance that it does not.
         q = np.minimum(stats.poisson.pmf(levels[None, :] - 1, load[:, None]), 1.0 - 1e-12)
-        reach = -counts[:, None] * np.log1p(-q)
+        reach = -counts[:, None] * np.log1p(-q) if counted else counts[:, None] * q
         csum = np.vstack([np.zeros((1, levels.size)), np.cumsum(reach, axis=0)])
         before = csum[:-1] - csum[np.maximum(np.arange(counts.size) - window, 0)]  # reaches in the window before
         if bin_s > params.keep_alive_s:  # bins longer than the keep-alive: churn within the bin

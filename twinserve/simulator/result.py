@@ -22,7 +22,7 @@ class SimResult:
     throttled: float
     failed: float  # answered with an error (a request that waited past the load balancer's timeout)
     latency_ms: dict[str, float]  # p50, p90, p99, p99.9, mean: answered requests, cold starts and queueing included
-    timeline: dict[str, list[float]]  # t_s, instances (environments or ready tasks), requests_per_s
+    timeline: dict[str, list[Any]]  # t_s, instances (environments or ready tasks), requests_per_s
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,16 +51,28 @@ def latency_summary(latency_ms: NDArray[np.float64]) -> dict[str, float]:
 
 
 def timeline(t_s: NDArray[np.floating[Any]], instances: NDArray[np.float64], requests: NDArray[np.float64],
-             bin_s: float) -> dict[str, list[float]]:
-    """Per-bin instances (the most in the bin) and request rate, merged down to at most
-    MAX_TIMELINE_POINTS points so a month stays chartable."""
+             bin_s: float, latency_bin: NDArray[np.int64] | None = None,
+             latency_ms: NDArray[np.float64] | None = None) -> dict[str, list[Any]]:
+    """Per-bin instances (the most in the bin), request rate and p99 latency (of the requests
+    answered in the bin, or sampled from it), merged down to at most MAX_TIMELINE_POINTS points so
+    a month stays chartable."""
     step = max(1, int(np.ceil(t_s.size / MAX_TIMELINE_POINTS)))
     usable = (t_s.size // step) * step
     if usable == 0:
-        return {"t_s": [], "instances": [], "requests_per_s": []}
+        return {"t_s": [], "instances": [], "requests_per_s": [], "p99_ms": []}
     inst = instances[:usable].reshape(-1, step).max(axis=1)
     rate = requests[:usable].reshape(-1, step).sum(axis=1) / (bin_s * step)
-    return {"t_s": t_s[:usable:step].round(3).tolist(), "instances": inst.tolist(), "requests_per_s": rate.tolist()}
+    p99 = np.full(usable // step, np.nan)
+    if latency_bin is not None and latency_ms is not None and latency_ms.size:
+        point = np.minimum(latency_bin // step, p99.size - 1)
+        order = np.lexsort((latency_ms, point))
+        starts = np.searchsorted(point[order], np.arange(p99.size))
+        ends = np.searchsorted(point[order], np.arange(p99.size), side="right")
+        has = ends > starts
+        picks = starts + np.floor((ends - starts - 1) * 0.99).astype(np.int64)
+        p99[has] = latency_ms[order][picks[has]]
+    return {"t_s": t_s[:usable:step].round(3).tolist(), "instances": inst.tolist(), "requests_per_s": rate.tolist(),
+            "p99_ms": [None if np.isnan(v) else round(float(v), 3) for v in p99]}
 
 
 def draw(samples_ms: NDArray[np.float64], n: int, rng: np.random.Generator) -> NDArray[np.float64]:
