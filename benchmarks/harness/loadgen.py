@@ -205,6 +205,26 @@ async def _open_loop(client: Client, make_request: Callable[[int], bytes], *, ra
     return list(await asyncio.gather(*tasks))
 
 
+WAKE_EARLY_S = 0.05  # open_loop_at: how long before a request's time to stop sleeping and wait in 1 ms steps
+
+
+async def open_loop_at(client: Client, make_request: Callable[[int], bytes], offsets_s: list[float]) -> list[Reply]:
+    """Send request i at `offsets_s[i]` seconds after the start (a replayed trace), whatever the
+    responses do; latency from each intended time."""
+    with quiet_gc():
+        start = time.perf_counter() + 0.05
+        tasks = []
+        for i, offset in enumerate(offsets_s):
+            intended = start + offset
+            delay = intended - time.perf_counter()
+            if delay > WAKE_EARLY_S:  # a long sleep wakes late (by 10-15 ms here after a 14 s pause)
+                await asyncio.sleep(delay - WAKE_EARLY_S)
+            while (delay := intended - time.perf_counter()) > 0:
+                await asyncio.sleep(min(delay, 0.001))
+            tasks.append(asyncio.ensure_future(client.send(make_request(i), intended_s=intended)))
+        return list(await asyncio.gather(*tasks))
+
+
 async def closed_loop(client: Client, request: bytes, *, concurrency: int, duration_s: float) -> list[Reply]:
     """`concurrency` workers sending back to back for `duration_s` (maximum-throughput measurement)."""
     deadline = time.perf_counter() + duration_s
