@@ -65,8 +65,9 @@ def inputs_from_results(results: Path) -> Inputs:
             prov["per_task_rps"] = (f"max sustainable rate of one service instance at p99 ≤ "
                                     f"{findings['slo_p99_ms']:g} ms ({where}); assumes a Fargate task of "
                                     f"{inputs.fargate_vcpu:g} vCPU matches this machine's instance")
-    for name in ("per_task_rps", "fargate_vcpu", "fargate_memory_gb", "min_tasks", "target_utilization",
-                 "log_bytes_per_request", "request_kb", "keep_alive_min", "new_connections_per_request"):
+    for name in ("per_task_rps", "fargate_vcpu", "fargate_memory_gb", "min_tasks", "max_tasks",
+                 "requests_per_target_per_min", "cpu_target_percent", "task_start_s", "log_bytes_per_request",
+                 "request_kb", "response_kb", "keep_alive_min", "new_connections_per_request"):
         prov.setdefault(name, f"default {getattr(inputs, name)!r} (assumed, not measured)")
     inputs.provenance = prov
     return inputs

@@ -51,31 +51,40 @@ def lambda_monthly_usd(prices: PriceBook, *, requests: ArrayLike, duration_ms: A
 def lambda_bill(prices: PriceBook, *, requests: float, duration_ms: float, memory_mb: float, arch: str = "x86_64",
                 free_tier: bool = False, ephemeral_mb: float = EPHEMERAL_FREE_MB, init_ms: float = 0.0,
                 cold_fraction: float = 0.0, provisioned_concurrency: int = 0, provisioned_hours: float = 0.0,
+                provisioned_requests: float | None = None, provisioned_duration_ms: float | None = None,
                 snapstart: bool = False, cache_hours: float = 0.0, restores: int = 0,
                 log_bytes_per_request: float = 0.0) -> Bill:
-    """One month (or any period) of one function, as line items."""
+    """One month (or any period) of one function, as line items. With provisioned concurrency,
+    `provisioned_requests` of the `requests` ran on it (default: as many as its capacity over the
+    window holds at the mean concurrency), at `provisioned_duration_ms` (default: `duration_ms`)."""
     bill = Bill(inputs={"requests": requests, "duration_ms": duration_ms, "memory_mb": memory_mb, "arch": arch,
                         "free_tier": free_tier, "init_ms": init_ms, "cold_fraction": cold_fraction,
                         "provisioned_concurrency": provisioned_concurrency, "provisioned_hours": provisioned_hours,
-                        "snapstart": snapstart, "ephemeral_mb": ephemeral_mb, "prices": prices.path})
+                        "provisioned_requests": provisioned_requests, "snapstart": snapstart,
+                        "ephemeral_mb": ephemeral_mb, "prices": prices.path})
+    if provisioned_requests is not None and not 0 <= provisioned_requests <= requests:
+        raise ValueError(f"--provisioned-requests must be 0 to --requests ({requests:g}), got {provisioned_requests:g}")
     memory_gb = memory_mb / MB_PER_GB
     billed_ms = float(billed_duration_ms(duration_ms, init_ms, cold_fraction))
     on_demand_requests = requests
     if provisioned_concurrency:
-        # Provisioned GB-s for the time it is configured (5-minute steps), then requests up to the
-        # provisioned capacity run at the discounted duration rate; the rest spill over to on-demand.
+        # Provisioned GB-s for the time it is configured (5-minute steps), then the requests that ran
+        # on it at the discounted duration rate; the rest ran on demand. AWS's own example applies the
+        # free tier to the on-demand part (https://aws.amazon.com/lambda/pricing/, provisioned
+        # concurrency example: $19.96).
         seconds = math.ceil(provisioned_hours * 3600 / PROVISIONED_STEP_S) * PROVISIONED_STEP_S
         provisioned_gbs = provisioned_concurrency * memory_gb * seconds
         bill.add(f"Lambda provisioned concurrency ({arch})", provisioned_gbs, "GB-s",
                  provisioned_gbs * prices.usd(f"lambda.provisioned.{arch}"))
-        mean_concurrency = requests * billed_ms / 1000.0 / seconds if seconds else math.inf
-        share = min(1.0, provisioned_concurrency / mean_concurrency) if mean_concurrency > 0 else 1.0
-        on_provisioned = requests * share
-        on_demand_requests = requests - on_provisioned
-        pc_gbs = float(gb_seconds(on_provisioned, billed_ms, memory_mb))
+        pc_ms = float(np.ceil(provisioned_duration_ms if provisioned_duration_ms is not None else duration_ms))
+        if provisioned_requests is None:
+            mean_concurrency = requests * billed_ms / 1000.0 / seconds if seconds else math.inf
+            share = min(1.0, provisioned_concurrency / mean_concurrency) if mean_concurrency > 0 else 1.0
+            provisioned_requests = requests * share
+        on_demand_requests = requests - provisioned_requests
+        pc_gbs = float(gb_seconds(provisioned_requests, pc_ms, memory_mb))
         bill.add(f"Lambda duration on provisioned concurrency ({arch})", pc_gbs, "GB-s",
                  pc_gbs * prices.usd(f"lambda.provisioned_duration.{arch}"))
-        free_tier = False  # the free tier does not apply to functions with provisioned concurrency
     billable_requests = max(requests - prices.quantity("lambda.free_tier.requests"), 0.0) if free_tier else requests
     bill.add("Lambda requests", billable_requests, "requests", billable_requests * prices.usd("lambda.requests"))
     gbs = float(gb_seconds(on_demand_requests, billed_ms, memory_mb))

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from cost_model.apigw_costs import apigw_bill, apigw_monthly_usd
 from cost_model.bill import tiered_usd
-from cost_model.compare import Inputs, compare, fargate_tasks, sweep_constant_rates
+from cost_model.compare import Inputs, compare, sweep_constant_rates
 from cost_model.container_costs import alb_bill, fargate_bill, validate_fargate_size
+from cost_model.fleet import ScalingPolicy, fleet_per_minute
 from cost_model.lambda_costs import lambda_bill, lambda_monthly_usd
 from cost_model.prices import load_prices
 from cost_model.traffic import MINUTES_PER_MONTH, cold_start_fraction, profile_rates
@@ -82,10 +83,18 @@ def test_provisioned_concurrency_and_spill_over() -> None:
     assert next(x for x in stepped.lines if "provisioned concurrency" in x.item).quantity == 7800
 
 
-def test_free_tier_does_not_apply_with_provisioned_concurrency() -> None:
-    with_pc = lambda_bill(PRICES, requests=500_000, duration_ms=10, memory_mb=128, free_tier=True,
-                          provisioned_concurrency=1, provisioned_hours=1)
-    assert line(with_pc, "Lambda requests") == pytest.approx(500_000 * 2e-07)
+def test_aws_provisioned_concurrency_example_to_the_cent() -> None:
+    # AWS's example: 100 × 1,536 MB configured for 8 h ($18.00); 500,000 requests at 100 ms on them
+    # (75,000 GB-s × $0.0000097222 = $0.73); 2.5M on demand at 120 ms: 450,000 GB-s − 400,000 free =
+    # 50,000 GB-s ($0.83); 3M requests − 1M free = 2M ($0.40). Total $19.96.
+    bill = lambda_bill(PRICES, requests=3_000_000, duration_ms=120, memory_mb=1536, free_tier=True,
+                       provisioned_concurrency=100, provisioned_hours=8, provisioned_requests=500_000,
+                       provisioned_duration_ms=100)
+    assert round(line(bill, "Lambda provisioned concurrency (x86_64)"), 2) == 18.00
+    assert round(bill.total_usd, 2) == 19.96
+    with pytest.raises(ValueError, match="--provisioned-requests"):
+        lambda_bill(PRICES, requests=10, duration_ms=1, memory_mb=128, provisioned_concurrency=1,
+                    provisioned_hours=1, provisioned_requests=11)
 
 
 def test_snapstart_minimum_cache_and_restores() -> None:
@@ -201,16 +210,21 @@ def test_profiles_and_cold_fraction() -> None:
         profile_rates("weekly", 1)
 
 
-def test_fargate_scales_with_cooldown() -> None:
-    inputs = Inputs(per_task_rps=100, target_utilization=0.5, min_tasks=2)
-    rates = np.zeros(60)
-    rates[10] = 1000  # one minute at 1,000 req/s needs 20 tasks…
-    tasks = fargate_tasks(inputs, rates)
-    assert tasks[10] == 20 and tasks[24] == 20 and tasks[25] == 2  # …kept 15 minutes, then back to the minimum
+def test_fargate_fleet_follows_the_scaling_policy() -> None:
+    # 1,000 req/s for 5 minutes against 1,000 requests per target per minute on 2 tasks: 30,000 per
+    # target, above target for 3 minutes → ceil(2 × 30000 / 1000) = 60, capped at the maximum 20; the
+    # new tasks run (billed) at once and serve a minute later; back at 0 req/s, 15 minutes below 90%
+    # of the target bring the fleet back to the minimum.
+    policy = ScalingPolicy(min_tasks=2, max_tasks=20, requests_per_target_per_min=1000, cpu_target_percent=None)
+    rates = np.zeros(40)
+    rates[5:10] = 1000
+    running, serving = fleet_per_minute(policy, rates, capacity_per_task_rps=100)
+    assert running[7] == 2 and running[8] == 20 and serving[8] == 2 and serving[9] == 20
+    assert running[8 + 15] == 20 and running[-1] == 2
 
 
 def test_break_even_is_where_the_options_cross() -> None:
-    sweep = sweep_constant_rates(PRICES, Inputs(), np.logspace(-2, 3, 200))
+    sweep = sweep_constant_rates(PRICES, Inputs(), np.logspace(-2, 3, 200), ["lambda:http:x86_64", "fargate:x86_64"])
     (be,) = sweep["break_even_rps"]
     lam, far = np.array(sweep["lambda_usd"]), np.array(sweep["fargate_usd"])
     rates = np.array(sweep["rates_per_s"])
@@ -218,11 +232,24 @@ def test_break_even_is_where_the_options_cross() -> None:
     assert (lam[below] < far[below]).all() and (lam[above] > far[above]).all()
 
 
+def test_break_even_is_between_the_cheapest_of_each_kind() -> None:
+    sweep = sweep_constant_rates(PRICES, Inputs(), np.logspace(-2, 3, 200))
+    first, last = sweep["break_even_rps"][0], sweep["break_even_rps"][-1]
+    lam, far = np.array(sweep["lambda_usd"]), np.array(sweep["fargate_usd"])
+    rates = np.array(sweep["rates_per_s"])
+    assert (lam[rates < first] < far[rates < first]).all() and (lam[rates > last] > far[rates > last]).all()
+    curves = sweep["options"]
+    assert np.allclose(lam, np.min([curves[k] for k in curves if k.startswith("lambda")], axis=0))
+    assert set(sweep["cheapest_lambda"]) <= {k for k in curves if k.startswith("lambda")}
+
+
 def test_recommendation_respects_the_slo() -> None:
     cheap_but_slow = Inputs(lambda_warm_p99_ms=500, slo_p99_ms=100)
     result = compare(PRICES, cheap_but_slow, profile_rates("spiky", 1.0), "spiky")
-    assert result["options"]["lambda"]["total_usd"] < result["options"]["fargate"]["total_usd"]
-    assert result["recommendation"] == "fargate"
+    options = result["options"]
+    assert options["lambda:url:arm64"]["total_usd"] < options["fargate:arm64:spot"]["total_usd"]
+    assert not any(v["meets_slo"] for k, v in options.items() if k.startswith("lambda"))
+    assert result["recommendation"].startswith("fargate")
     assert any("misses the p99 SLO" in r for r in result["reasons"])
 
 
@@ -236,6 +263,9 @@ runner = CliRunner()
         (["cost", "lambda", "--requests", "3000000", "--duration-ms", "120", "--memory-mb", "1536", "--free-tier"],
          2.73),
         (["cost", "apigw", "--type", "http", "--requests", "432000000"], 418.80),
+        (["cost", "lambda", "--requests", "3000000", "--duration-ms", "120", "--memory-mb", "1536", "--free-tier",
+          "--provisioned-concurrency", "100", "--provisioned-hours", "8", "--provisioned-requests", "500000",
+          "--provisioned-duration-ms", "100"], 19.96),
         (["cost", "fargate", "--vcpu", "1", "--memory-gb", "2", "--tasks", "150", "--seconds-per-task", "600",
           "--storage-gb", "30"], 1.26),
         (["cost", "alb", "--hours", "730", "--new-connections-per-s", "1", "--connection-duration-s", "1",

@@ -226,3 +226,40 @@ def test_npx_cdk_synth_and_cfn_lint(assets: dict[str, str], tmp_path: Path) -> N
     assert (inputs["lambda_memory_mb"], inputs["fargate_vcpu"], inputs["fargate_memory_gb"], inputs["min_tasks"],
             inputs["nat_gateways"], inputs["api_type"]) == (1024, 0.5, 1.0, 2, 0, "http")
     assert inputs["provenance"]["fargate_vcpu"] == "synthesized template TwinserveService.template.json"
+
+
+def test_the_cost_model_runs_the_fleet_the_service_stack_deploys(synth: Callable[..., tuple[Any, Any]],
+                                                                  tmp_path: Path) -> None:
+    """At 100 req/s the modeled task count is what the synthesized ServiceStack's policies run for the
+    same per-task capacity: read from the template by hand here, through `--from-cdk` there."""
+    import math
+
+    import numpy as np
+
+    from cost_model.compare import Inputs
+    from cost_model.fleet import fleet_per_minute, steady_tasks
+    from cost_model.from_cdk import apply_cdk
+
+    function, service = synth(min_tasks=2, max_tasks=12, cpu_target_percent=50, per_task_capacity_rps=40.0,
+                              provisioned_concurrency=3)
+    (tmp_path / "TwinserveFunction.template.json").write_text(json.dumps(function.to_json()))
+    (tmp_path / "TwinserveService.template.json").write_text(json.dumps(service.to_json()))
+    resources = service.to_json()["Resources"].values()
+    (target,) = [r["Properties"] for r in resources if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
+    policies = {p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+        "PredefinedMetricType"]: p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for p in resources if p["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"}
+    capacity_rps, rate = 40.0, 100.0
+    by_requests = math.ceil(rate * 60 / policies["ALBRequestCountPerTarget"])  # 6,000/min over 40×60×0.7 = 1,680
+    by_cpu = math.ceil(100 * rate / capacity_rps / policies["ECSServiceAverageCPUUtilization"])  # 250% / 50%
+    expected = min(max(by_requests, by_cpu, target["MinCapacity"]), target["MaxCapacity"])
+    assert expected == 5
+
+    inputs = apply_cdk(Inputs(per_task_rps=capacity_rps), tmp_path)
+    assert (inputs.min_tasks, inputs.max_tasks, inputs.cpu_target_percent, inputs.requests_per_target_per_min) \
+        == (2, 12, 50.0, 1680.0)
+    assert steady_tasks(inputs.policy, np.array([rate]), capacity_rps)[0] == expected
+    running, _ = fleet_per_minute(inputs.policy, np.full(60, rate), capacity_rps)
+    assert running[-1] == expected
+    assert inputs.deployed_options == ["lambda:http:x86_64:pc", "fargate:x86_64"]
+    assert inputs.provisioned_concurrency == 3 and inputs.public_task_ips

@@ -57,7 +57,11 @@ def cost_lambda(
     init_ms: Annotated[float, typer.Option(help="INIT duration per cold start, ms (billed since 2025-08).")] = 0.0,
     cold_fraction: Annotated[float, typer.Option(help="Share of requests that are cold starts.")] = 0.0,
     provisioned_concurrency: Annotated[int, typer.Option(help="Provisioned concurrency.")] = 0,
-    provisioned_hours: Annotated[float, typer.Option(help="Hours it is configured.")] = 0.0,
+    provisioned_hours: Annotated[float, typer.Option(help="Hours it is configured in the period.")] = 0.0,
+    provisioned_requests: Annotated[float | None, typer.Option(
+        help="Requests of --requests that ran on provisioned concurrency (default: what it can hold).")] = None,
+    provisioned_duration_ms: Annotated[float | None, typer.Option(
+        help="Mean duration of those, ms (default: --duration-ms).")] = None,
     snapstart: Annotated[bool, typer.Option(help="SnapStart on.")] = False,
     cache_hours: Annotated[float, typer.Option(help="SnapStart cache hours (minimum 3).")] = 0.0,
     restores: Annotated[int, typer.Option(help="SnapStart restores.")] = 0,
@@ -72,11 +76,12 @@ def cost_lambda(
         raise fail(f"--arch {arch!r} is not one of x86_64, arm64")
     if provisioned_concurrency and snapstart:
         raise fail("SnapStart cannot be combined with provisioned concurrency (AWS refuses both on one version)")
-    bill = lambda_bill(_prices(region), requests=requests, duration_ms=duration_ms, memory_mb=memory_mb, arch=arch,
-                       free_tier=free_tier, ephemeral_mb=ephemeral_mb, init_ms=init_ms, cold_fraction=cold_fraction,
-                       provisioned_concurrency=provisioned_concurrency, provisioned_hours=provisioned_hours,
-                       snapstart=snapstart, cache_hours=cache_hours, restores=restores,
-                       log_bytes_per_request=log_bytes_per_request)
+    bill = _checked(lambda_bill, prices=_prices(region), requests=requests, duration_ms=duration_ms,
+                    memory_mb=memory_mb, arch=arch, free_tier=free_tier, ephemeral_mb=ephemeral_mb, init_ms=init_ms,
+                    cold_fraction=cold_fraction, provisioned_concurrency=provisioned_concurrency,
+                    provisioned_hours=provisioned_hours, provisioned_requests=provisioned_requests,
+                    provisioned_duration_ms=provisioned_duration_ms, snapstart=snapstart, cache_hours=cache_hours,
+                    restores=restores, log_bytes_per_request=log_bytes_per_request)
     _show(bill, as_json, "Lambda")
 
 
@@ -161,18 +166,34 @@ def cost_compare(
     simulate: Annotated[bool, typer.Option(help="Decide 'meets SLO' on each option's simulated p99 under the traffic "
                                                 "(cold starts, throttles, queueing, autoscaling); --no-simulate: "
                                                 "the keep-alive formula.")] = True,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="An option to evaluate (repeatable): "
+                         "lambda:<http|rest|url|alb>:<x86_64|arm64>[:pc|:snapstart] or "
+                         "fargate:<x86_64|arm64>[:spot]. Default: a set of 12.")] = None,
+    provisioned_concurrency: Annotated[int | None, typer.Option(
+        help="Environments for the :pc options (default: what the profile's peak needs).")] = None,
+    provisioned_hours_per_day: Annotated[float, typer.Option(
+        help="Hours a day provisioned concurrency is configured (from midnight UTC); on demand otherwise.")] = 24.0,
+    snapstart_restore_ms: Annotated[float | None, typer.Option(
+        help="SnapStart restore time, ms (not measured here; default: the INIT time, no gain assumed).")] = None,
+    spot_discount: Annotated[float | None, typer.Option(
+        help="Fargate Spot discount, a fraction (default: the price file's dated typical one).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Monthly cost of Lambda versus Fargate for a traffic profile, break-even rate, recommendation."""
+    """Every deployment option's monthly cost for a traffic profile, break-even rate, recommendation."""
     import numpy as np
 
-    from cost_model.compare import compare, sweep_constant_rates
+    from cost_model.compare import compare, option_names, sweep_constant_rates
     from cost_model.from_results import inputs_from_results
     from cost_model.power_tuning import STRATEGIES
     from cost_model.traffic import profile_rates, trace_rates
 
     if strategy not in STRATEGIES:  # checked whether or not the run has a memory sweep to apply it to
         raise fail(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if provisioned_hours_per_day > 24:
+        raise fail(f"--provisioned-hours-per-day must be 0 to 24, got {provisioned_hours_per_day:g}")
+    if spot_discount is not None and not 0 <= spot_discount < 1:
+        raise fail(f"--spot-discount must be a fraction from 0 to below 1, got {spot_discount:g}")
     for flag, path, kind in (("--results", results, "summary.json"), ("--from-cdk", from_cdk, None),
                              ("--trace", trace, None)):
         if path is not None and not (path / kind if kind else path).exists():
@@ -184,17 +205,28 @@ def cost_compare(
 
         inputs = _checked(apply_cdk, inputs=inputs, cdk_out=from_cdk)
     inputs.slo_p99_ms = slo_ms
+    inputs.provisioned_concurrency = provisioned_concurrency if provisioned_concurrency is not None \
+        else inputs.provisioned_concurrency
+    inputs.provisioned_hours_per_day = provisioned_hours_per_day
+    inputs.snapstart_restore_ms = snapstart_restore_ms
+    if spot_discount is not None:
+        inputs.spot_discount = spot_discount
+    try:
+        names = option_names(inputs, option)
+    except ValueError as exc:
+        raise fail(f"--option: {exc}") from None
     rates = _checked(trace_rates, path=trace) if trace else _checked(profile_rates, name=profile, peak_rps=peak_rps)
     tuned = _power_tuning(results, prices, inputs, rates, strategy, balanced_weight) if results else None
     simulated = None
     if simulate:
         from twinserve.simulator.options import measured_samples, simulate_options
 
-        simulated = simulate_options(inputs, rates, samples=measured_samples(results))
-    result = compare(prices, inputs, rates, trace.name if trace else profile, simulated)
+        simulated = simulate_options(inputs, rates, samples=measured_samples(results), options=names)
+    result = compare(prices, inputs, rates, trace.name if trace else profile, simulated, names)
     if tuned is not None:
         result["power_tuning"] = tuned
-    result["break_even_rps"] = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 400))["break_even_rps"]
+    sweep = sweep_constant_rates(prices, inputs, np.logspace(-3, 4, 400), names)
+    result["break_even_rps"] = sweep["break_even_rps"]
     if as_json:
         print_json(result)
         return
@@ -202,17 +234,19 @@ def cost_compare(
                         f"{'measured, ' + str(results) if results else 'defaults'})")
     for col in ("option", "USD/month", "p99 ms" + (" (simulated)" if simulate else " (formula)"), "cold starts",
                 "throttled", "timed out", "max instances", "meets SLO"):
-        table.add_column(col)
-    for name, option in result["options"].items():
-        sim = option.get("simulated") or {}
-        table.add_row(name, f"{option['total_usd']:,.2f}", f"{option['p99_ms']:.1f}",
+        table.add_column(col, justify="left" if col == "option" else "right")
+    for name, entry in sorted(result["options"].items(), key=lambda kv: kv[1]["total_usd"]):
+        sim = entry.get("simulated") or {}
+        mark = " ✔" if name == result["recommendation"] else ""
+        table.add_row(name + mark, f"{entry['total_usd']:,.2f}", f"{entry['p99_ms']:.1f}",
                       f"{sim['cold_starts']:,.0f}" if sim else "", f"{sim['throttled']:,.0f}" if sim else "",
                       f"{sim['failed']:,.0f}" if sim else "", f"{sim['max_instances']:,.0f}" if sim else "",
-                      str(option["meets_slo"]))
+                      "yes" if entry["meets_slo"] else "no")
     console.print(table)
     be = ", ".join(f"{r:,.2f} req/s" for r in result["break_even_rps"]) or "none in 0.001-10,000 req/s"
-    console.print(f"break-even at constant traffic: {be}\nrecommendation: [bold]{result['recommendation']}[/] — "
-                  + "; ".join(result["reasons"]), highlight=False)
+    console.print(f"break-even between the cheapest Lambda and the cheapest container option at constant traffic: {be}"
+                  f"\nrecommendation: [bold]{result['recommendation']}[/] — " + "; ".join(result["reasons"])
+                  + "\n(line items per option: --json)", highlight=False)
 
 
 def _power_tuning(results: Path, prices: Any, inputs: Any, rates: Any, strategy: str,

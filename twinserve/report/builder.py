@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from cost_model.compare import compare, sweep_constant_rates
+from cost_model.compare import compare, simulation_key, sweep_constant_rates
 from cost_model.from_results import inputs_from_results
+from cost_model.options import parse_option
 from cost_model.power_tuning import tune_memory
 from cost_model.prices import load_prices
 from cost_model.traffic import PROFILES, profile_rates
@@ -77,15 +78,18 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     sources = sorted({g["source"] for g in summary["groups"]}) or ["measured-local"]
     source_text = " and ".join(SOURCES[s] for s in sources)
     figures: dict[str, tuple[str, bytes]] = {
-        "cost": ("Monthly cost versus request rate (modeled; inputs measured, see the inputs table)",
-                 charts.cost_vs_rate(sweep)),
+        "cost": ("Monthly cost versus request rate, every option, the cheapest Lambda and the cheapest container "
+                 "option drawn thick (modeled; inputs measured, see the inputs table)", charts.cost_vs_rate(sweep)),
+        "options": ("Every option under every traffic profile (modeled; p99 simulated)",
+                    charts.options_by_profile(comparisons, slo_ms)),
         "latency": (f"Latency distribution, warm versus cold ({source_text})",
                     charts.latency_cdf(_latency_series(records), sources[0])),
     }
     shown = comparisons[TUNING_PROFILE]
     figures["simulation"] = (f"Latency and instances over the {TUNING_PROFILE} profile, simulated (modeled from the "
                              "inputs; recommended option drawn thicker)",
-                             charts.simulation_timeline(shown["timelines"], shown["recommendation"], slo_ms,
+                             charts.simulation_timeline(shown["timelines"],
+                                                        simulation_key(parse_option(shown["recommendation"])), slo_ms,
                                                         TUNING_PROFILE))
     anatomies = {k.split("/")[0]: v["anatomy_p50_ms"] for k, v in summary["findings"].items()
                  if k.endswith("/cold-start") and "anatomy_p50_ms" in v}
@@ -142,11 +146,14 @@ def _power_tuning(summary: dict[str, Any], prices: Any, inputs: Any, peak_rps: f
 def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[str, Any],
              anatomies: dict[str, dict[str, float]], peak_rps: float,
              tuning: dict[str, Any] | None = None) -> list[str]:
-    picks = ", ".join(f"{name}: {c['recommendation']}" for name, c in comparisons.items())
+    picks = ", ".join(f"{name}: {c['recommendation']} (${c['options'][c['recommendation']]['total_usd']:,.2f})"
+                      for name, c in comparisons.items())
     be = sweep["break_even_rps"]
-    lines = [f"Recommendation at a peak of {peak_rps:g} req/s (modeled) — {picks}.",
-             ("Break-even at constant traffic: " + ", ".join(f"{r:,.1f} req/s" for r in be)
-              + " (below it Lambda is cheaper, above it the always-on service)") if be
+    lines = [f"Cheapest option meeting the SLO at a peak of {peak_rps:g} req/s (modeled, p99 simulated) — {picks}. "
+             f"Why, for {TUNING_PROFILE}: " + "; ".join(comparisons[TUNING_PROFILE]["reasons"]) + ".",
+             ("Break-even between the cheapest Lambda and the cheapest container option at constant traffic: "
+              + ", ".join(f"{r:,.1f} req/s" for r in be)
+              + " (below it a Lambda option is cheaper, above it an always-on one)") if be
              else "No break-even between 0.001 and 10,000 req/s for these inputs (modeled)."]
     cold = {k: sum(v.values()) for k, v in anatomies.items()}
     if cold:
@@ -211,9 +218,13 @@ LATENCY_HEADER = ["target", "scenario", "source", "n", "p50 ms", "p50 95% CI", "
 
 
 def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    cost_rows = [[p, o, f"{v['total_usd']:,.2f}", f"{v['p99_ms']:.1f}", *_simulated_cells(v.get("simulated")),
-                  "yes" if v["meets_slo"] else "no", "✔" if o == c["recommendation"] else ""]
-                 for p, c in report["comparisons"].items() for o, v in c["options"].items()]
+    profiles = list(report["comparisons"])
+    names = sorted({n for c in report["comparisons"].values() for n in c["options"]},
+                   key=lambda n: (not n.startswith("lambda"), n))
+    cost_rows = [[n, *(_cost_cell(report["comparisons"][p], n) for p in profiles)] for n in names]
+    sim_rows = [[p, o, *_simulated_cells(v.get("simulated"))]
+                for p, c in report["comparisons"].items() for o, v in c["options"].items()
+                if o == c["recommendation"] or o == "fargate:x86_64" or o == "lambda:http:x86_64"]
     inputs = [[k, v] for k, v in report["inputs_provenance"].items()]
     limit_rows = [[t, str(v.get("largest_ok_batch")), v.get("stopped_by", ""), str(v.get("at_batch", ""))]
                   for t, v in report["limits"].items()]
@@ -221,10 +232,12 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
                     f"{p['zipped_mb']:.1f} MB zipped", "fits" if p["fits"] else "does not fit"]
                    for p in report["packages"]]
     sections = [
-        (f"Monthly cost by traffic profile at a peak of {report['peak_rps']:g} req/s — modeled "
-         f"(prices {report['prices']['retrieved']}); p99 and what follows it simulated under the profile",
-         ["profile", "option", "USD/month", "p99 ms", "cold starts", "throttled", "timed out", "max instances",
-          "meets SLO", "recommended"], cost_rows),
+        (f"Monthly cost of every option under every traffic profile at a peak of {report['peak_rps']:g} req/s — "
+         f"modeled (prices {report['prices']['retrieved']}); USD/month and simulated p99; ✔ recommended "
+         "(the cheapest meeting the SLO), ✘ misses the SLO; line items per option in cost.json",
+         ["option", *profiles], cost_rows),
+        ("What the simulation saw (modeled): the recommended options and the two reference set-ups",
+         ["profile", "option", "cold starts", "throttled", "timed out", "max instances"], sim_rows),
         ("Model inputs and where each came from", ["input", "source"], inputs),
         ("Latency — " + " and ".join(SOURCES[s] for s in report["sources"]), LATENCY_HEADER, _latency_rows(summary)),
         ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
@@ -249,6 +262,14 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
             ["memory MB", "duration p50", "duration p99", "billed p50", "INIT p50", "p99 with cold starts",
              "max memory used MB", "USD/M x86_64", "USD/M arm64", "failures", "CPU quota"], rows))
     return sections
+
+
+def _cost_cell(comparison: dict[str, Any], name: str) -> str:
+    entry = comparison["options"].get(name)
+    if entry is None:
+        return ""
+    mark = " ✔" if name == comparison["recommendation"] else ("" if entry["meets_slo"] else " ✘")
+    return f"${entry['total_usd']:,.2f} ({entry['p99_ms']:,.0f} ms){mark}"
 
 
 def _simulated_cells(sim: dict[str, Any] | None) -> list[str]:

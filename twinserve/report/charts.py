@@ -20,19 +20,53 @@ def _png(fig: Any) -> bytes:
 
 
 def cost_vs_rate(sweep: dict[str, Any]) -> bytes:
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     rates = np.array(sweep["rates_per_s"])
-    ax.loglog(rates, sweep["lambda_usd"], label="Lambda + HTTP API")
-    ax.loglog(rates, sweep["fargate_usd"], label="Fargate + ALB")
+    for name, usd in sweep.get("options", {}).items():
+        color = "tab:blue" if name.startswith("lambda") else "tab:orange"
+        ax.loglog(rates, usd, linewidth=0.7, alpha=0.45, color=color)
+    ax.loglog(rates, sweep["lambda_usd"], linewidth=2.2, color="tab:blue", label="cheapest Lambda option")
+    ax.loglog(rates, sweep["fargate_usd"], linewidth=2.2, color="tab:orange", label="cheapest container option")
     for be in sweep["break_even_rps"]:
         ax.axvline(be, color="grey", linestyle="--", linewidth=1)
         ax.annotate(f"break-even {be:,.1f} req/s", (be, ax.get_ylim()[0]), rotation=90, va="bottom", ha="right",
                     fontsize=8)
     ax.set_xlabel("constant request rate (req/s)")
     ax.set_ylabel("USD per month")
-    ax.set_title("Monthly cost vs request rate — modeled from measured inputs")
+    ax.set_title("Monthly cost vs request rate, every option (thin) — modeled from measured inputs")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return _png(fig)
+
+
+def options_by_profile(comparisons: dict[str, Any], slo_ms: float) -> bytes:
+    """Every option's monthly cost under every profile; hollow where its simulated p99 misses the SLO,
+    a star on each profile's recommendation."""
+    profiles = list(comparisons)
+    names = sorted({n for c in comparisons.values() for n in c["options"]},
+                   key=lambda n: (not n.startswith("lambda"), n))
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(names) + 1.6))
+    height = 0.8 / max(len(profiles), 1)
+    for i, profile in enumerate(profiles):
+        options = comparisons[profile]["options"]
+        ys = np.arange(len(names)) + (i - (len(profiles) - 1) / 2) * height
+        usd = [options[n]["total_usd"] if n in options else np.nan for n in names]
+        meets = [bool(options.get(n, {}).get("meets_slo")) for n in names]
+        bars = ax.barh(ys, usd, height=height, label=profile, color=f"C{i}")
+        for bar, ok in zip(bars, meets, strict=True):
+            if not ok:
+                bar.set_fill(False)
+                bar.set_edgecolor(f"C{i}")
+        if comparisons[profile]["recommendation"] in names:
+            j = names.index(comparisons[profile]["recommendation"])
+            ax.plot(usd[j], ys[j], marker="*", color="black", markersize=9)
+    ax.set_yticks(np.arange(len(names)), names, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("USD per month (log scale)")
+    ax.set_title(f"Every option × traffic profile — modeled; hollow: simulated p99 over {slo_ms:g} ms; "
+                 "★ recommended", fontsize=9)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return _png(fig)
 
 

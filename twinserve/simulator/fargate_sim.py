@@ -1,17 +1,10 @@
 """Fargate under a trace: tasks of `workers` FIFO servers behind a round-robin load balancer (the ALB's
-default algorithm), scaled by target tracking as the ServiceStack deploys it.
-
-Target tracking (https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html):
-one-minute metrics (ALBRequestCountPerTarget and ECS CPU utilisation); a policy scales out once its
-metric has been above the target for 3 consecutive minutes and in once below 90% of it for 15, to the
-capacity that brings the metric back to the target; with several policies, any one scales out and
-all must agree to scale in; scale-in waits for its cooldown after any scaling. A new task serves
-once it has started and passed the load balancer's health checks (`task_start_s`).
+default algorithm), scaled by target tracking as the ServiceStack deploys it (the cost model's
+`cost_model.fleet.Autoscaler`, so the fleet simulated and the fleet priced are one).
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from dataclasses import dataclass
@@ -19,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cost_model.fleet import METRIC_PERIOD_S, Autoscaler, ScalingPolicy
 from twinserve.simulator.queueing import erlang_c, smoothed_rate
 from twinserve.simulator.result import SimResult, check_samples, draw, latency_summary, timeline
 
-METRIC_PERIOD_S = 60.0
 SAMPLED_REQUESTS = 400_000
 
 
@@ -40,6 +33,8 @@ class FargateParams:
     scale_in_cooldown_s: float = 300.0
     timeout_s: float = 60.0  # the ALB's idle timeout: a request waiting longer is answered 504
     initial_tasks: int | None = None  # tasks running when the trace starts (default: the minimum)
+    # CPU as the cost model computes it (the rate over a task's measured capacity); None: from busy time
+    capacity_per_task_rps: float | None = None
     name: str = "fargate"
 
     def __post_init__(self) -> None:
@@ -50,6 +45,20 @@ class FargateParams:
         if self.initial_tasks is not None and not self.min_tasks <= self.initial_tasks <= self.max_tasks:
             raise ValueError(f"initial tasks {self.initial_tasks} must be within min {self.min_tasks} and "
                              f"max {self.max_tasks}")
+
+    @property
+    def policy(self) -> ScalingPolicy:
+        return ScalingPolicy(min_tasks=self.min_tasks, max_tasks=self.max_tasks,
+                             requests_per_target_per_min=self.requests_per_target_per_min,
+                             cpu_target_percent=self.cpu_target_percent, task_start_s=self.task_start_s,
+                             scale_out_datapoints=self.scale_out_datapoints,
+                             scale_in_datapoints=self.scale_in_datapoints,
+                             scale_in_cooldown_s=self.scale_in_cooldown_s)
+
+    def cpu_percent(self, busy_s: float, ready: int, requests: float) -> float:
+        if self.capacity_per_task_rps:
+            return 100.0 * requests / METRIC_PERIOD_S / (ready * self.capacity_per_task_rps)
+        return 100.0 * busy_s / (ready * self.workers * METRIC_PERIOD_S)
 
     @property
     def mean_service_s(self) -> float:
@@ -63,48 +72,6 @@ class FargateParams:
                 "capacity_per_task_rps": self.workers / self.mean_service_s}
 
 
-class Autoscaler:
-    """Target tracking over one-minute metrics; `ready_at` holds every task's serving time, sorted."""
-
-    def __init__(self, params: FargateParams) -> None:
-        self.p = params
-        self.ready_at: list[float] = [-math.inf] * (params.initial_tasks or params.min_tasks)
-        self.high: dict[str, int] = {}
-        self.low: dict[str, int] = {}
-        self.last_scaled = -math.inf
-
-    def ready(self, t: float) -> int:
-        return max(1, bisect.bisect_right(self.ready_at, t))
-
-    def evaluate(self, t: float, requests: float, busy_s: float) -> None:
-        """The minute ending at `t` had `requests` and kept workers busy for `busy_s` seconds."""
-        p, ready = self.p, self.ready(t)
-        metrics: dict[str, tuple[float, float]] = {}
-        if p.requests_per_target_per_min:
-            metrics["requests"] = (requests / ready, p.requests_per_target_per_min)
-        if p.cpu_target_percent:
-            cpu = min(100.0, 100.0 * busy_s / (ready * p.workers * METRIC_PERIOD_S))
-            metrics["cpu"] = (cpu, p.cpu_target_percent)
-        out, into = [], []
-        for name, (value, target) in metrics.items():
-            self.high[name] = self.high.get(name, 0) + 1 if value > target else 0
-            self.low[name] = self.low.get(name, 0) + 1 if value < 0.9 * target else 0
-            wanted = math.ceil(ready * value / target)
-            if self.high[name] >= p.scale_out_datapoints:
-                out.append(wanted)
-            if self.low[name] >= p.scale_in_datapoints:
-                into.append(wanted)
-        current = len(self.ready_at)
-        if out and min(p.max_tasks, max(out)) > current:
-            self.ready_at += [t + p.task_start_s] * (min(p.max_tasks, max(out)) - current)
-            self.last_scaled = t
-        elif into and len(into) == len(metrics) and t - self.last_scaled >= p.scale_in_cooldown_s:
-            wanted = max(p.min_tasks, max(into))
-            if wanted < current:
-                del self.ready_at[wanted:]  # the newest go first
-                self.last_scaled = t
-
-
 def simulate_fargate_exact(times_s: NDArray[np.float64], params: FargateParams, *, seed: int = 0,
                            bin_s: float = 1.0) -> SimResult:
     rng = np.random.default_rng(seed)
@@ -112,12 +79,12 @@ def simulate_fargate_exact(times_s: NDArray[np.float64], params: FargateParams, 
     service_s = draw(params.service_ms, n, rng).tolist()
     latency_s = np.full(n, np.nan)
     tasks_at = np.zeros(n)
-    scaler = Autoscaler(params)
+    scaler = Autoscaler(params.policy, params.initial_tasks)
     queues = [[0.0] * params.workers for _ in scaler.ready_at]  # per task: when each worker is free
     next_eval, requests, busy, turn, failed = METRIC_PERIOD_S, 0, 0.0, 0, 0
     for i, t in enumerate(times_s.tolist()):
         while t >= next_eval:
-            scaler.evaluate(next_eval, requests, busy)
+            scaler.evaluate(next_eval, requests, params.cpu_percent(busy, scaler.ready(next_eval), requests))
             requests, busy = 0, 0.0
             del queues[len(scaler.ready_at):]
             queues += [[next_eval + params.task_start_s] * params.workers
@@ -156,7 +123,7 @@ def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, param
     counts = np.asarray(counts, dtype=np.float64)
     mean_s = params.mean_service_s
     cs2 = float(params.service_ms.var() / params.service_ms.mean() ** 2) if params.service_ms.mean() > 0 else 0.0
-    scaler = Autoscaler(params)
+    scaler = Autoscaler(params.policy, params.initial_tasks)
     tasks = np.empty_like(counts)
     fluid_wait_s = np.zeros_like(counts)
     backlog, requests, busy, next_eval = 0.0, 0.0, 0.0, METRIC_PERIOD_S
@@ -171,8 +138,9 @@ def simulate_fargate_aggregated(counts: NDArray[np.float64], bin_s: float, param
         requests += n
         backlog = after
         while (b + 1) * bin_s >= next_eval:
-            scaler.evaluate(next_eval, requests * min(1.0, METRIC_PERIOD_S / bin_s),
-                            busy * min(1.0, METRIC_PERIOD_S / bin_s))
+            share = min(1.0, METRIC_PERIOD_S / bin_s)  # a bin longer than a minute: its share of it
+            scaler.evaluate(next_eval, requests * share,
+                            params.cpu_percent(busy * share, scaler.ready(next_eval), requests * share))
             requests, busy = 0.0, 0.0
             next_eval += METRIC_PERIOD_S
     load = smoothed_rate(counts, bin_s) * mean_s / tasks  # Erlangs offered to each task

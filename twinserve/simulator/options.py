@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cost_model.compare import Inputs
+from cost_model.compare import Inputs, option_names, provisioned_for, simulation_key
+from cost_model.options import parse_option
 from twinserve.simulator.fargate_sim import FargateParams, simulate_fargate_aggregated
 from twinserve.simulator.lambda_sim import LambdaParams, simulate_lambda_aggregated
 from twinserve.simulator.result import SimResult
@@ -67,18 +70,35 @@ def option_params(inputs: Inputs, samples: dict[str, NDArray[np.float64]] | None
     far = FargateParams(
         service_ms=service if service is not None else lognormal_samples(inputs.container_warm_p99_ms / 2,
                                                                          inputs.container_warm_p99_ms, seed=2),
-        workers=max(1, int(inputs.fargate_vcpu)), min_tasks=inputs.min_tasks, max_tasks=max(inputs.max_tasks,
-                                                                                            inputs.min_tasks),
-        requests_per_target_per_min=max(1.0, inputs.per_task_rps * 60.0 * inputs.target_utilization),
-        cpu_target_percent=inputs.cpu_target_percent)
+        workers=max(1, int(inputs.fargate_vcpu)), min_tasks=inputs.policy.min_tasks,
+        max_tasks=inputs.policy.max_tasks, requests_per_target_per_min=inputs.requests_per_target_per_min,
+        cpu_target_percent=inputs.cpu_target_percent, task_start_s=inputs.task_start_s,
+        capacity_per_task_rps=inputs.per_task_rps)
     return lam, far, basis
 
 
 def simulate_options(inputs: Inputs, rates_per_s: NDArray[np.float64], *, bin_s: float = 60.0,
-                     samples: dict[str, NDArray[np.float64]] | None = None) -> dict[str, dict[str, Any]]:
-    """Both options under the traffic (requests per second in each bin), aggregated mode."""
+                     samples: dict[str, NDArray[np.float64]] | None = None,
+                     options: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each simulation the options need (`cost_model.compare.simulation_key`), aggregated mode:
+    Lambda on demand (every front door and architecture), with provisioned concurrency, with
+    SnapStart (restore times for the cold starts), and Fargate (every architecture, Spot or not:
+    Spot interruptions are not simulated)."""
     lam, far, basis = option_params(inputs, samples)
     counts = np.asarray(rates_per_s, dtype=np.float64) * bin_s
-    results: dict[str, SimResult] = {"lambda": simulate_lambda_aggregated(counts, bin_s, lam),
-                                     "fargate": simulate_fargate_aggregated(counts, bin_s, far)}
+    keys = {simulation_key(parse_option(name)) for name in option_names(inputs, options)}
+    results: dict[str, SimResult] = {}
+    if "lambda" in keys:
+        results["lambda"] = simulate_lambda_aggregated(counts, bin_s, lam)
+    if "lambda:pc" in keys:
+        pc = replace(lam, provisioned=min(provisioned_for(inputs, rates_per_s), lam.concurrency_limit),
+                     name="lambda:pc")
+        results["lambda:pc"] = simulate_lambda_aggregated(counts, bin_s, pc)
+    if "lambda:snapstart" in keys:
+        restore = inputs.snapstart_restore_ms
+        snap = replace(lam, name="lambda:snapstart", cold_ms=lam.cold_ms if restore is None else
+                       lognormal_samples(restore, restore * 1.5, seed=3))
+        results["lambda:snapstart"] = simulate_lambda_aggregated(counts, bin_s, snap)
+    if "fargate" in keys:
+        results["fargate"] = simulate_fargate_aggregated(counts, bin_s, far)
     return {name: {**r.as_dict(), "basis": basis} for name, r in results.items()}
