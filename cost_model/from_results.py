@@ -23,6 +23,20 @@ def _stat(group: dict[str, Any] | None, key: str, stat: str) -> float | None:
     return float(group[key][stat])
 
 
+def log_bytes_per_invocation(log: Path) -> tuple[float, int] | None:
+    """Bytes CloudWatch Logs would ingest per invocation, from an emulator log: every line from the
+    first START on (START, the handler's log lines and EMF metrics, END, REPORT), over the REPORT
+    lines; None when the log holds no invocation."""
+    total, reports, started = 0, 0, False
+    with log.open("rb") as fh:
+        for line in fh:
+            started = started or line.startswith(b"START RequestId:")
+            if started:
+                total += len(line)
+                reports += line.startswith(b"REPORT RequestId:")
+    return (total / reports, reports) if reports else None
+
+
 def inputs_from_results(results: Path) -> Inputs:
     summary = json.loads((results / "summary.json").read_text())
     inputs = Inputs()
@@ -58,13 +72,24 @@ def inputs_from_results(results: Path) -> Inputs:
     if configured:
         inputs.lambda_memory_mb = int(configured)
         prov["lambda_memory_mb"] = f"configured memory of the measured function ({where}); max used {memory} MB"
+    measured_log = log_bytes_per_invocation(results / "local-lambda-emulator.log") \
+        if (results / "local-lambda-emulator.log").is_file() else None
+    if measured_log is not None:
+        inputs.log_bytes_per_request = measured_log[0]
+        prov["log_bytes_per_request"] = (f"measured by the emulator: every line CloudWatch would ingest (START, the "
+                                         f"handler's logs and EMF metrics, END, REPORT) over {measured_log[1]:,} "
+                                         f"invocations ({where})")
     for key, findings in summary.get("findings", {}).items():
         is_service_saturation = key.startswith("local-container") and key.endswith("/saturation")
         if is_service_saturation and findings.get("per_instance_rate_per_s"):
             inputs.per_task_rps = float(findings["per_instance_rate_per_s"])
+            container = summary.get("targets", {}).get(key.split("/")[0], {})
+            how = (f"run as a {container['task_vcpu']:g} vCPU task: {container.get('cpu')}"
+                   if container.get("task_vcpu") else
+                   f"on the whole machine ({container.get('cpu', 'no CPU quota')}); assumes a Fargate task of "
+                   f"{inputs.fargate_vcpu:g} vCPU matches it")
             prov["per_task_rps"] = (f"max sustainable rate of one service instance at p99 ≤ "
-                                    f"{findings['slo_p99_ms']:g} ms ({where}); assumes a Fargate task of "
-                                    f"{inputs.fargate_vcpu:g} vCPU matches this machine's instance")
+                                    f"{findings['slo_p99_ms']:g} ms ({where}), {how}")
     for name in ("per_task_rps", "fargate_vcpu", "fargate_memory_gb", "min_tasks", "max_tasks",
                  "requests_per_target_per_min", "cpu_target_percent", "task_start_s", "log_bytes_per_request",
                  "request_kb", "response_kb", "keep_alive_min", "new_connections_per_request"):

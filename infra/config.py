@@ -18,7 +18,7 @@ RETENTION_NAMES = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK",
 LOG_RETENTION_DAYS = tuple(RETENTION_NAMES)
 CHOICES: dict[str, tuple[Any, ...]] = {
     "runtime": ("onnx", "sklearn", "lean"), "door": ("native", "asgi"), "packaging": ("zip", "image"),
-    "arch": ("x86_64", "arm64"), "api_type": ("http", "rest"), "log_retention_days": LOG_RETENTION_DAYS,
+    "arch": ("x86_64", "arm64"), "api_type": ("http", "rest", "url", "alb"), "log_retention_days": LOG_RETENTION_DAYS,
 }
 HANDLERS = {"native": "functions.predict.handler.handler", "asgi": "functions.asgi.handler.handler"}
 

@@ -1,6 +1,7 @@
 """FunctionStack: the Lambda function (zip from `twinserve package lambda`, or the image), an alias
-for SnapStart / provisioned concurrency, an API Gateway HTTP (or REST) API with throttling, a log
-group with retention, and a least-privilege role. Outputs are what the harness reads."""
+for SnapStart / provisioned concurrency, its front door (`api_type`: an API Gateway HTTP or REST API
+with throttling, a function URL, or an internet-facing ALB with the alias as its target), a log group
+with retention, and a least-privilege role. Outputs are what the harness reads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw_rest
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -53,6 +57,20 @@ class FunctionStack(Stack):
         # moving the alias to it (benchmarks/harness/aws.py).
         alias = lambda_.Alias(self, "Live", alias_name="live", version=fn.current_version,
                               provisioned_concurrent_executions=config.provisioned_concurrency or None)
+        if config.api_type in INTEGRATION_TIMEOUT_S:
+            url = self._api_gateway(config, fn, alias)
+        elif config.api_type == "url":
+            # No per-request fee of its own; no throttling either (reserved_concurrency caps it).
+            url = alias.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE).url
+        else:
+            url = self._load_balancer(alias)
+        CfnOutput(self, "ApiUrl", value=url, description="Base URL: POST {ApiUrl}/predict")
+        CfnOutput(self, "FunctionName", value=fn.function_name)
+        CfnOutput(self, "AliasName", value=alias.alias_name)
+        CfnOutput(self, "LogGroupName", value=log_group.log_group_name)
+        self._suppress(config)
+
+    def _api_gateway(self, config: DeploymentConfig, fn: lambda_.Function, alias: lambda_.Alias) -> str:
         integration_limit_s = INTEGRATION_TIMEOUT_S[config.api_type]
         if config.timeout_s > integration_limit_s:
             Annotations.of(fn).add_warning_v2(
@@ -66,22 +84,26 @@ class FunctionStack(Stack):
             stage = api.default_stage.node.default_child  # type: ignore[union-attr]
             stage.add_property_override("DefaultRouteSettings", {  # type: ignore[union-attr]
                 "ThrottlingRateLimit": config.throttle_rate_per_s, "ThrottlingBurstLimit": config.throttle_burst})
-            url = api.api_endpoint
-        else:
-            # REGIONAL: an EDGE API adds a CloudFront hop to every request, and its 29 s integration
-            # timeout cannot be raised (regional ones can, since 2024-06).
-            rest = apigw_rest.LambdaRestApi(self, "Api", handler=alias, description="twinserve predictions (REST)",
-                                            endpoint_types=[apigw_rest.EndpointType.REGIONAL],
-                                            cloud_watch_role=False,  # execution logging is off (see APIG6)
-                                            deploy_options=apigw_rest.StageOptions(
-                                                throttling_rate_limit=config.throttle_rate_per_s,
-                                                throttling_burst_limit=config.throttle_burst))
-            url = rest.url
-        CfnOutput(self, "ApiUrl", value=url, description="Base URL: POST {ApiUrl}/predict")
-        CfnOutput(self, "FunctionName", value=fn.function_name)
-        CfnOutput(self, "AliasName", value=alias.alias_name)
-        CfnOutput(self, "LogGroupName", value=log_group.log_group_name)
-        self._suppress(config)
+            return api.api_endpoint
+        # REGIONAL: an EDGE API adds a CloudFront hop to every request, and its 29 s integration
+        # timeout cannot be raised (regional ones can, since 2024-06).
+        rest = apigw_rest.LambdaRestApi(self, "Api", handler=alias, description="twinserve predictions (REST)",
+                                        endpoint_types=[apigw_rest.EndpointType.REGIONAL],
+                                        cloud_watch_role=False,  # execution logging is off (see APIG6)
+                                        deploy_options=apigw_rest.StageOptions(
+                                            throttling_rate_limit=config.throttle_rate_per_s,
+                                            throttling_burst_limit=config.throttle_burst))
+        return rest.url
+
+    def _load_balancer(self, alias: lambda_.Alias) -> str:
+        """An internet-facing ALB in two public subnets (no NAT), the alias its only target. Behind an
+        ALB, Lambda's request and response limit is 1 MB."""
+        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)])
+        lb = elbv2.ApplicationLoadBalancer(self, "Alb", vpc=vpc, internet_facing=True)
+        listener = lb.add_listener("Http", port=80, open=True)
+        listener.add_targets("Predict", targets=[elb_targets.LambdaTarget(alias)])
+        return f"http://{lb.load_balancer_dns_name}"
 
     def _suppress(self, config: DeploymentConfig) -> None:
         reasons = [
@@ -94,6 +116,15 @@ class FunctionStack(Stack):
             {"id": "AwsSolutions-L1", "reason": "Python 3.12 is pinned on purpose: packages are built and measured "
                                                 "for it (binary wheels are version-specific)."},
         ]
+        if config.api_type == "alb":
+            reasons += [
+                {"id": "AwsSolutions-VPC7", "reason": "VPC flow logs cost per GB and are not part of the comparison; "
+                                                      "enable them for production."},
+                {"id": "AwsSolutions-ELB2", "reason": "ALB access logs need an S3 bucket and cost per request; enable "
+                                                      "them for production."},
+                {"id": "AwsSolutions-EC23", "reason": "A public HTTP endpoint on port 80 is the benchmark target; add "
+                                                      "TLS and a narrower source for production."},
+            ]
         if config.api_type == "rest":
             reasons += [
                 {"id": "AwsSolutions-APIG2", "reason": "Request validation happens in the function (the shared "

@@ -25,6 +25,8 @@ BOUNDS: dict[str, tuple[float | None, float | None, str]] = {
     "trees": (1, 10_000, "trees in the forest"),
     "c": (1e-9, None, "inverse regularisation strength (more than 0)"),
     "vcpu": (0.25, 16, "Fargate vCPUs"),
+    "task_vcpu": (0, 16, "Fargate vCPUs (0: the whole machine)"),
+    "task_memory_gb": (0.5, 120, "Fargate memory, GB"),
     "memory_gb": (0.5, 120, "Fargate memory, GB"),
     "storage_gb": (20, 200, "Fargate ephemeral storage, GB"),
     "peak_rps": (1e-9, 1e9, "a request rate (more than 0)"),

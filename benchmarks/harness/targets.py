@@ -138,6 +138,7 @@ class LocalLambdaTarget:
     keep_alive_s: float = 300.0
     runtime: str = "onnx"
     handler: str | None = None
+    front_door: str = "http"  # the event the emulator's front door builds: http, rest, url or alb
     repackage: Repackage | None = None  # given by the CLI (twinserve.packaging), so the harness needs no builder
     bundle: Path | None = None  # the model bundle the package was built from
     name: str = "local-lambda"
@@ -159,7 +160,7 @@ class LocalLambdaTarget:
         self._log_cursor = 0
         cmd = [sys.executable, "-m", "twinserve", "emulate", "--package", str(self.package), "--port", str(self.port),
                "--memory-mb", str(self.memory_mb), "--timeout-s", str(self.timeout_s), "--concurrency",
-               str(self.concurrency), "--keep-alive-s", str(self.keep_alive_s)]
+               str(self.concurrency), "--keep-alive-s", str(self.keep_alive_s), "--event", self.front_door]
         if self.handler:
             cmd += ["--handler", self.handler]
         cmd += ["--env", f"MODEL_RUNTIME={self.runtime}"]
@@ -243,6 +244,11 @@ class LocalContainerTarget:
     bundle: Path
     runtime: str = "onnx"
     workers: int = 1
+    # A Fargate task's size: the CLI runs the process under a CPU quota of `task_vcpu` (a cgroup,
+    # joined by `preexec` before exec) and says how in `cpu_note`; None: the whole machine.
+    task_vcpu: float | None = None
+    preexec: Callable[[], None] | None = None
+    cpu_note: str = "whole machine (no CPU quota)"
     name: str = "local-container"
     kind: TargetKind = "container"
     source: Source = "measured-local"
@@ -262,7 +268,8 @@ class LocalContainerTarget:
                "TWINSERVE_LOG_LEVEL": "warning"}
         started = time.perf_counter()
         self._proc = subprocess.Popen([sys.executable, "-m", "container_service"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                      preexec_fn=self.preexec)  # it only joins a cgroup, before exec
         healthy = wait_http(f"http://{self.host}:{self.port}/health", 60, self._proc)
         # The counterpart of a Fargate scale-out after the image is pulled: process start → healthy.
         self.cold_path_s.append({"process_to_healthy_ms": healthy * 1000.0,
@@ -293,4 +300,4 @@ class LocalContainerTarget:
 
     def describe(self) -> dict[str, Any]:
         return {"target": self.name, "source": self.source, "runtime": self.runtime, "workers": self.workers,
-                "bundle": str(self.bundle)}
+                "bundle": str(self.bundle), "task_vcpu": self.task_vcpu, "cpu": self.cpu_note}

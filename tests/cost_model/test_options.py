@@ -171,3 +171,15 @@ def test_sweep_prices_every_option() -> None:
     sweep = sweep_constant_rates(PRICES, Inputs(), np.logspace(-3, 4, 50))
     assert set(sweep["options"]) == set(DEFAULT_OPTIONS)
     assert all(len(v) == 50 and min(v) > 0 for v in sweep["options"].values())
+
+
+def test_log_bytes_per_request_are_measured_from_the_emulator_log(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cost_model.from_results import log_bytes_per_invocation
+
+    invocation = [b"START RequestId: a Version: $LATEST\n", b'{"level":"INFO","message":"predicted"}\n',
+                  b'{"_aws":{"CloudWatchMetrics":[]},"Requests":[1.0]}\n', b"END RequestId: a\n",
+                  b"REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 1 ms\n"]
+    log = tmp_path / "local-lambda-emulator.log"
+    log.write_bytes(b"Lambda emulator predict on http://127.0.0.1:1\n  banner line\n" + b"".join(invocation) * 3)
+    per_invocation, count = log_bytes_per_invocation(log)  # type: ignore[misc]
+    assert count == 3 and per_invocation == sum(len(line) for line in invocation)

@@ -284,3 +284,27 @@ def test_the_log_cursor_must_be_a_number() -> None:
         assert response.status == 400
         assert json.loads(response.read()) == {"message": "after must be a line number (0 or more), got 'abc'"}
         conn.close()
+
+
+def test_function_url_event_format() -> None:
+    # echo returns a bare object: payload v2 (function URLs too) infers a 200 JSON response
+    with emulator("echo", event_format="url") as emu:
+        status, _, body = post(emu, {"x": 1}, path="/predict?q=1")
+        event = body["event"]
+        assert status == 200 and event["version"] == "2.0" and event["rawPath"] == "/predict"
+        assert "stage" not in event["requestContext"]
+        assert event["requestContext"]["domainName"].endswith(".lambda-url.us-east-1.on.aws")
+
+
+def test_alb_event_format_limits_and_errors() -> None:
+    with emulator("echo", event_format="alb") as emu:
+        status, _, _ = post(emu, {"x": 1}, path="/predict?q=1")
+        assert status == 502  # an ALB needs a statusCode in the response, as a REST API does
+    with emulator("big_response", event_format="alb", timeout_s=10) as emu:
+        assert post(emu, {"bytes": 200_000})[0] == 200
+        status, headers, _ = post(emu, {"bytes": 1_100_000})  # fine behind API Gateway (6 MB), not an ALB (1 MB)
+        assert status == 502 and headers["x-emulator-limit"] == "alb-response-1mb"
+        assert post(emu, b"x" * (1024 * 1024 + 1))[0] == 413
+    with emulator("sleepy", event_format="alb", concurrency=1) as emu, ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: post(emu, {"sleep_s": 1.0})[0], range(2)))
+        assert statuses == [200, 503]  # a throttle behind an ALB (429 behind API Gateway)

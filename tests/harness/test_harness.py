@@ -139,3 +139,30 @@ def test_model_size_sweeps_the_targets_own_model_family(forest_bundle: TrainResu
     assert sizes == [10, 30]
     assert prediction_core.load(bundles[10], "onnx").predict(byo.instances[:2])[0]["label"] in {
         "setosa", "versicolor", "virginica"}
+
+
+def test_the_local_container_runs_as_a_task_of_its_size(logreg_bundle: TrainResult, tmp_path: Path) -> None:
+    """`bench --task-vcpu 0.5` runs the service under a 0.5 vCPU CPU quota (a cgroup, where one can
+    be made), so its saturation rate is one task's, and the target says how it ran."""
+    from twinserve.commands.bench import SANDBOXES, TargetSettings, _local_container
+    from twinserve.emulator.sandbox import detect_cgroup
+
+    settings = TargetSettings(bundle=logreg_bundle.bundle_dir, runtime="onnx", door="native", variants=None,
+                              memory_mb=1769, timeout_s=3.0, concurrency=1, workers=1, front_door="http",
+                              task_vcpu=0.5, task_memory_gb=1.0, function_stack="", service_stack=None, region=None,
+                              out=tmp_path)
+    (target,) = _local_container(settings)
+    assert isinstance(target, LocalContainerTarget)
+    target.start()
+    try:
+        described = target.describe()
+        if detect_cgroup() is None:
+            assert described["cpu"].startswith("not limited") and described["task_vcpu"] is None
+            return
+        assert described["task_vcpu"] == 0.5 and "quota 0.50 vCPU" in described["cpu"]
+        pid = target._proc.pid if target._proc else 0
+        assert "twinserve/task-" in Path(f"/proc/{pid}/cgroup").read_text()
+    finally:
+        target.stop()
+        while SANDBOXES:
+            SANDBOXES.pop().destroy()

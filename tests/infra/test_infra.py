@@ -263,3 +263,28 @@ def test_the_cost_model_runs_the_fleet_the_service_stack_deploys(synth: Callable
     assert running[-1] == expected
     assert inputs.deployed_options == ["lambda:http:x86_64:pc", "fargate:x86_64"]
     assert inputs.provisioned_concurrency == 3 and inputs.public_task_ips
+
+
+@pytest.mark.parametrize("front_door", ["url", "alb"])
+def test_function_url_and_alb_front_doors(synth: Callable[..., tuple[Any, Any]], tmp_path: Path,
+                                          front_door: str) -> None:
+    from aws_cdk.assertions import Match
+
+    from cost_model.compare import Inputs
+    from cost_model.from_cdk import apply_cdk
+
+    function, _ = synth(api_type=front_door)
+    function.resource_count_is("AWS::ApiGatewayV2::Api", 0)
+    function.resource_count_is("AWS::ApiGateway::RestApi", 0)
+    if front_door == "url":
+        function.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE", "Qualifier": "live"})
+    else:
+        function.has_resource_properties("AWS::ElasticLoadBalancingV2::LoadBalancer", {"Scheme": "internet-facing"})
+        function.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {"TargetType": "lambda"})
+        function.has_resource_properties("AWS::Lambda::Permission", {
+            "Principal": "elasticloadbalancing.amazonaws.com", "FunctionName": Match.any_value()})
+        function.resource_count_is("AWS::EC2::NatGateway", 0)
+    function.has_output("ApiUrl", {})
+    (tmp_path / "TwinserveFunction.template.json").write_text(json.dumps(function.to_json()))
+    inputs = apply_cdk(Inputs(), tmp_path)
+    assert inputs.deployed_options == [f"lambda:{front_door}:x86_64"]

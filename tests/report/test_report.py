@@ -97,3 +97,30 @@ def test_charts_render_in_headless_chromium(run_dir: Path, tmp_path: Path) -> No
     subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1200,2400", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 50_000  # a page with charts, not a blank one
+
+
+def test_cold_start_table_has_the_aws_estimate_with_its_source(run_dir: Path) -> None:
+    md = (run_dir / "report.md").read_text()
+    table = md.split("## Cold starts: measured here")[1].split("\n## ")[0]
+    assert "AWS estimate, ms (modeled)" in table
+    row = next(line for line in table.splitlines() if line.startswith("| local-lambda"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    local_ms, aws_ms = float(cells[1].replace(",", "")), float(cells[2].replace(",", ""))
+    assert aws_ms > local_ms * 0.5 and "lambda-perf, 2026-08-22" in cells[4] and "measured here" in cells[4]
+
+
+def test_aws_estimate_adds_the_handlers_extra_to_the_published_hello_world() -> None:
+    from twinserve.report.aws_estimate import estimates, hello_world_row
+
+    row = hello_world_row(package="zip", arch="x86_64", memory_mb=1769)  # nearest size at or below: 1,024 MB
+    assert (row["runtime"], row["memory_mb"]) == ("python3.12", 1024)
+    anatomy = {"runtime_start_ms": 55.0, "imports_ms": 178.0, "model_load_ms": 4.0, "first_predict_ms": 1.0,
+               "other_init_ms": 2.0, "invoke_ms": 2.3, "front_door_ms": 1.9}
+    (estimate,) = estimates({"local-lambda": anatomy}, memory_mb=1769)
+    assert estimate["local_init_ms"] == 240.0
+    assert estimate["aws_ms"] == row["avg_init_ms"] + 185.0  # INIT 240 minus the 55 ms runtime start
+    assert (estimate["aws_low_ms"], estimate["aws_high_ms"]) == (row["min_init_ms"] + 185.0,
+                                                                 row["max_init_ms"] + 185.0)
+    # a door without a runtime-start figure borrows the run's other targets'
+    both = estimates({"a": anatomy, "b": {"other_init_ms": 600.0, "invoke_ms": 1.0}}, memory_mb=1769)
+    assert both[1]["aws_ms"] == row["avg_init_ms"] + 545.0

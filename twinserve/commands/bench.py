@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class TargetSettings:
     timeout_s: float
     concurrency: int
     workers: int
+    front_door: str
+    task_vcpu: float
+    task_memory_gb: float
     function_stack: str
     service_stack: str | None
     region: str | None
@@ -55,15 +59,35 @@ def _local_lambda(s: TargetSettings) -> list[Target]:
         label = f"local-lambda:{v_door}-{v_runtime}" if s.variants else "local-lambda"
         targets.append(LocalLambdaTarget(package=package, memory_mb=s.memory_mb, timeout_s=s.timeout_s,
                                          concurrency=s.concurrency, runtime=v_runtime, name=label,
+                                         front_door=s.front_door,
                                          repackage=copy_package_with_model, bundle=s.bundle,
                                          log_file=s.out / f"{label.replace(':', '-')}-emulator.log"))
     return targets
 
 
 def _local_container(s: TargetSettings) -> list[Target]:
+    """The service as a Fargate task of `task_vcpu` vCPUs: its processes share a CPU quota of that
+    size (a cgroup, as the emulator gives each Lambda environment), so the saturation scenario
+    measures what one task of that size serves, not what this whole machine does."""
     from benchmarks.harness.targets import LocalContainerTarget
+    from twinserve.emulator.sandbox import Sandbox, detect_cgroup, make_preexec
 
-    return [LocalContainerTarget(bundle=s.bundle, runtime=s.runtime, workers=s.workers)]
+    if not s.task_vcpu:
+        return [LocalContainerTarget(bundle=s.bundle, runtime=s.runtime, workers=s.workers)]
+    kind = detect_cgroup()
+    if kind is None:
+        note = f"not limited: no writable cgroup here (a {s.task_vcpu:g} vCPU task was asked for)"
+        return [LocalContainerTarget(bundle=s.bundle, runtime=s.runtime, workers=s.workers, cpu_note=note)]
+    sandbox = Sandbox(f"twinserve/task-{os.getpid()}", memory_mb=int(s.task_memory_gb * 1024), kind=kind,
+                      vcpus=s.task_vcpu)
+    SANDBOXES.append(sandbox)
+    return [LocalContainerTarget(bundle=s.bundle, runtime=s.runtime, workers=s.workers, task_vcpu=s.task_vcpu,
+                                 preexec=make_preexec(sandbox.procs_files),  # type: ignore[arg-type]
+                                 cpu_note=f"cgroup-{kind} quota {sandbox.vcpus:.2f} vCPU, "
+                                          f"{s.task_memory_gb:g} GB (a Fargate task's size)")]
+
+
+SANDBOXES: list[Any] = []  # the cgroups the local container runs in, removed when the run ends
 
 
 def _aws(s: TargetSettings) -> list[Target]:
@@ -131,6 +155,11 @@ def bench(
     timeout_s: Annotated[float, typer.Option(help="Lambda timeout (local-lambda).")] = 3.0,
     concurrency: Annotated[int, typer.Option(help="Lambda concurrency limit (local-lambda).")] = 10,
     workers: Annotated[int, typer.Option(help="Container workers (local-container).")] = 1,
+    front_door: Annotated[str, typer.Option(help="local-lambda: the front door the emulator plays: http, rest, url "
+                                                 "(function URL) or alb.")] = "http",
+    task_vcpu: Annotated[float, typer.Option(help="local-container: run it as a Fargate task of this many vCPUs "
+                                                  "(a CPU quota; 0: the whole machine).")] = 0.5,
+    task_memory_gb: Annotated[float, typer.Option(help="local-container: the task's memory, GB.")] = 1.0,
     function_stack: Annotated[str, typer.Option(help="CloudFormation stack of the function (aws).")]
     = "TwinserveFunction",
     service_stack: Annotated[str | None, typer.Option(help="CloudFormation stack of the service (aws).")] = None,
@@ -165,13 +194,24 @@ def bench(
         if item.count("/") != 1 or door_name not in LAMBDA_DOORS or runtime_name not in RUNTIMES:
             raise fail(f"--variant {item!r} is not door/runtime with a door of {', '.join(LAMBDA_DOORS)} and a "
                        f"runtime of {', '.join(RUNTIMES)}, e.g. native/lean")
+    front_doors = ("http", "rest", "url", "alb")
+    if front_door not in front_doors:
+        raise fail(f"--front-door {front_door!r} is not one of {', '.join(front_doors)}")
+    if task_vcpu:
+        from cost_model.container_costs import validate_fargate_size
+
+        try:
+            validate_fargate_size(task_vcpu, task_memory_gb)
+        except ValueError as exc:
+            raise fail(f"--task-vcpu/--task-memory-gb: {exc}") from None
     options = Options.quick_defaults() if quick else Options()
     options.slo_p99_ms = slo_ms
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
     targets = build_targets(target, TargetSettings(
         bundle=bundle, runtime=runtime, door=door, variants=variant, memory_mb=memory_mb, timeout_s=timeout_s,
-        concurrency=concurrency, workers=workers, function_stack=function_stack, service_stack=service_stack,
-        region=region, out=out))
+        concurrency=concurrency, workers=workers, front_door=front_door, task_vcpu=task_vcpu,
+        task_memory_gb=task_memory_gb, function_stack=function_stack, service_stack=service_stack, region=region,
+        out=out))
     import prediction_core
     from prediction_core.bundle import read_manifest
 
@@ -199,6 +239,9 @@ def bench(
         raise fail(f"AWS refused a call during the run: {aws_error_line(exc)}", code=1) from None
     except AwsSetupError as exc:
         raise fail(str(exc), code=1) from None
+    finally:
+        while SANDBOXES:
+            SANDBOXES.pop().destroy()
     print_summary(summary)
     console.print(f"results: {out}/raw.jsonl, {out}/summary.json")
 

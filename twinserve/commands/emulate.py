@@ -46,7 +46,8 @@ def emulate(
     = 300.0,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the API Gateway emulation and the Invoke API.")] = 9000,
-    event: Annotated[str, typer.Option(help="http (HTTP API payload v2) or rest (REST API v1).")] = "http",
+    event: Annotated[str, typer.Option(help="The front door: http (HTTP API payload v2), rest (REST API v1), url "
+                                            "(function URL) or alb (Application Load Balancer).")] = "http",
     log_file: Annotated[Path | None, typer.Option(help="Also write START/END/REPORT and function logs here.")]
     = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE for the function (repeatable).")] = None,

@@ -1,7 +1,10 @@
 """The emulator's front doors on one port.
 
-- API Gateway emulation: any HTTP request becomes an HTTP API payload v2.0 event (or a REST API
-  v1 event with `event_format="rest"`); the function's proxy response becomes the HTTP response.
+- Front door emulation: any HTTP request becomes the event its front door hands Lambda: an API
+  Gateway HTTP API payload v2.0 event (`event_format="http"`), a REST API v1 event ("rest"), a
+  function URL event ("url", payload v2.0 without a stage) or an ALB event ("alb"); the function's
+  response becomes the HTTP response, with what that front door answers for throttles, errors,
+  timeouts and sizes (behind an ALB, Lambda's request and response limit is 1 MB).
 - Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations, so
   boto3.client("lambda", endpoint_url=...).invoke(...) works against the emulator.
 
@@ -27,9 +30,22 @@ from twinserve.emulator.service import LambdaService
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 ADMIN_PREFIX = "/_emulator/"
-# API Gateway's integration timeout (HTTP API: 30 s, fixed; REST API: 29 s by default).
-INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0}
+# How long each front door waits for the function: API Gateway's integration timeout (HTTP API 30 s,
+# fixed; REST API 29 s by default); a function URL waits for the function's own timeout (900 s at
+# most); an ALB for its idle timeout (60 s by default).
+INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0, "url": 900.0, "alb": 60.0}
+ALB_PAYLOAD_LIMIT_BYTES = 1024 * 1024  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
+# What each front door answers when Lambda throttles the invocation, or the function fails. ALB's
+# answer to a throttle is modeled as 503 (not stated in its documentation).
+THROTTLED_STATUS = {"http": 429, "rest": 429, "url": 429, "alb": 503}
+FUNCTION_ERROR_STATUS = {"http": 500, "rest": 502, "url": 502, "alb": 502}
+TIMEOUT_STATUS = {"http": 503, "rest": 504, "url": 502, "alb": 504}
+STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+               405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+               422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+               502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 JSON = "application/json"
+ACCOUNT_REGION = "us-east-1"
 
 
 def _json(status: int, body: dict[str, Any], **headers: str) -> Response:
@@ -40,7 +56,7 @@ class FrontDoor:
     def __init__(self, service: LambdaService, *, event_format: str = "http",
                  integration_timeout_s: float | None = None) -> None:
         if event_format not in INTEGRATION_TIMEOUT_S:
-            raise ValueError(f"event format {event_format!r} is not one of http, rest")
+            raise ValueError(f"event format {event_format!r} is not one of {', '.join(INTEGRATION_TIMEOUT_S)}")
         self.service = service
         self.event_format = event_format
         self.integration_timeout_s = integration_timeout_s or INTEGRATION_TIMEOUT_S[event_format]
@@ -72,7 +88,8 @@ class FrontDoor:
 
     # --- API Gateway -------------------------------------------------------------------------
     async def _api_gateway(self, req: Request) -> Response:
-        if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
+        limit = ALB_PAYLOAD_LIMIT_BYTES if self.event_format == "alb" else SYNC_PAYLOAD_LIMIT_BYTES
+        if req.too_large is not None or len(req.body) > limit:
             return _json(413, {"message": "Request Entity Too Large"},
                          **{"x-amzn-errortype": "RequestEntityTooLargeException"})
         payload = orjson.dumps(api_gateway_event(req, self.event_format))
@@ -83,26 +100,27 @@ class FrontDoor:
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), timeout=self.integration_timeout_s)
         except TimeoutError:
-            # API Gateway gives up; the invocation itself runs on to its own timeout, as on AWS.
-            if self.event_format == "http":
-                return _json(503, {"message": "Service Unavailable"}, **{"x-emulator-limit": "integration-timeout"})
-            return _json(504, {"message": "Endpoint request timed out"}, **{"x-emulator-limit": "integration-timeout"})
+            # The front door gives up; the invocation itself runs on to its own timeout, as on AWS.
+            status = TIMEOUT_STATUS[self.event_format]
+            return _json(status, {"message": STATUS_TEXT[status]}, **{"x-emulator-limit": "integration-timeout"})
         return self._proxy_response(outcome)
 
     def _proxy_response(self, outcome: InvokeOutcome) -> Response:
         debug = _debug_headers(outcome)
         if outcome.status == "throttled":
-            return _json(429, {"message": "Too Many Requests"}, **debug)
+            status = THROTTLED_STATUS[self.event_format]
+            return _json(status, {"message": STATUS_TEXT[status]}, **debug)
         if outcome.status == "too_large":
             return _json(413, {"message": "Request Entity Too Large"}, **debug)
         if outcome.status == "function_error":
-            # HTTP API answers 500 for a failed invocation, REST API 502.
-            if self.event_format == "http":
-                return _json(500, {"message": "Internal Server Error"}, **debug)
-            return _json(502, {"message": "Internal server error"}, **debug)
+            # HTTP API answers 500 for a failed invocation; REST API, function URLs and ALBs 502.
+            status = FUNCTION_ERROR_STATUS[self.event_format]
+            return _json(status, {"message": STATUS_TEXT[status]}, **debug)
+        if self.event_format == "alb" and len(outcome.payload) > ALB_PAYLOAD_LIMIT_BYTES:
+            return _json(502, {"message": STATUS_TEXT[502]}, **{**debug, "x-emulator-limit": "alb-response-1mb"})
         result = _loads(outcome.payload)
         if not isinstance(result, dict) or "statusCode" not in result:
-            if self.event_format == "http":  # HTTP API v2 infers a 200 JSON response
+            if self.event_format in ("http", "url"):  # payload v2 infers a 200 JSON response
                 return Response(200, outcome.payload, {"content-type": JSON, **debug})
             return _json(502, {"message": "Internal server error"}, **debug)
         body = result.get("body") or ""
@@ -156,7 +174,8 @@ class FrontDoor:
 
 
 def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
-    """An HTTP request as API Gateway hands it to Lambda: HTTP API payload v2.0, or REST API v1."""
+    """An HTTP request as its front door hands it to Lambda: HTTP API payload v2.0, REST API v1, a
+    function URL's payload v2.0, or an ALB's event."""
     try:
         body: str | None = req.body.decode("utf-8") if req.body else None
         is_b64 = False
@@ -167,17 +186,27 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
     source_ip = "127.0.0.1"
     pairs = [p.partition("=") for p in req.query.split("&") if p]
     query = {k: v for k, _, v in pairs} or None
-    if event_format == "http":
+    if event_format in ("http", "url"):
+        context = {
+            "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
+            "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
+            "time": _request_time(int(epoch_s)), "timeEpoch": int(epoch_s * 1000),
+            "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": req.headers.get("user-agent", "")}}
+        if event_format == "url":  # a function URL's event has no stage, and names the URL's domain
+            del context["stage"]
+            context.update(apiId="local", domainName=f"local.lambda-url.{ACCOUNT_REGION}.on.aws")
         return {
             "version": "2.0", "routeKey": "$default", "rawPath": req.path, "rawQueryString": req.query,
-            "headers": dict(req.headers), "queryStringParameters": query,
-            "requestContext": {
-                "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
-                "domainPrefix": "local", "requestId": request_id, "routeKey": "$default", "stage": "$default",
-                "time": _request_time(int(epoch_s)), "timeEpoch": int(epoch_s * 1000),
-                "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                         "userAgent": req.headers.get("user-agent", "")}},
+            "headers": dict(req.headers), "queryStringParameters": query, "requestContext": context,
             "body": body, "isBase64Encoded": is_b64,
+        }
+    if event_format == "alb":
+        return {
+            "requestContext": {"elb": {"targetGroupArn": f"arn:aws:elasticloadbalancing:{ACCOUNT_REGION}:"
+                                                         f"{ACCOUNT_ID}:targetgroup/local/0123456789abcdef"}},
+            "httpMethod": req.method, "path": req.path, "queryStringParameters": query or {},
+            "headers": dict(req.headers), "body": body or "", "isBase64Encoded": is_b64,
         }
     return {
         "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method, "headers": dict(req.headers),

@@ -66,12 +66,13 @@ def detect_cgroup() -> str | None:
 class Sandbox:
     """The limits of one environment. `procs_files` are written with the child's pid before exec."""
 
-    def __init__(self, name: str, *, memory_mb: int, kind: str | None) -> None:
+    def __init__(self, name: str, *, memory_mb: int, kind: str | None, vcpus: float | None = None) -> None:
+        """`vcpus`: the CPU quota; by default Lambda's, in proportion to the memory."""
         self.name = name
         self.memory_mb = memory_mb
         self.kind = kind
         cores = os.cpu_count() or 1
-        share = min(vcpus_for(memory_mb), float(cores))
+        share = min(vcpus if vcpus is not None else vcpus_for(memory_mb), float(cores))
         self.vcpus = share
         self.dirs: list[Path] = []
         self.procs_files: list[str] = []

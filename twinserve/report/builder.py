@@ -24,6 +24,7 @@ from cost_model.traffic import PROFILES, profile_rates
 from prediction_core.aws_limits import LAMBDA
 from twinserve.packaging import read_package_report
 from twinserve.report import charts
+from twinserve.report.aws_estimate import estimates
 from twinserve.simulator.options import measured_samples, simulate_options
 
 PACKAGE_LIMIT_MB = LAMBDA.unzipped_package_bytes // 2**20
@@ -108,6 +109,10 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
                              "invocations (modeled) against memory size",
                              charts.memory_sweep(tuning["sizes"], tuning["source"]))
     limits = {k.split("/")[0]: v for k, v in summary["findings"].items() if k.endswith("/limits")}
+    local_anatomies = {k: v for k, v in anatomies.items() if not k.startswith("aws-")}
+    memory_mb = next((int(t["emulator"]["memory_mb"]) for k, t in summary.get("targets", {}).items()
+                      if k.startswith("local-lambda") and t.get("emulator", {}).get("memory_mb")), 1024)
+    cold_estimates = estimates(local_anatomies, memory_mb=memory_mb) if local_anatomies else []
     verdict = _verdict(comparisons, sweep, summary, anatomies, peak_rps, tuning)
     skipped = [[k, v["skipped"]] for k, v in summary["findings"].items() if v.get("skipped")]
     model = summary.get("environment", {}).get("model") or {}
@@ -115,7 +120,7 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
               "model": model, "model_line": _model_line(model), "skipped": skipped,
               "inputs_provenance": inputs.provenance, "limits": limits, "packages": _package_rows(package_root),
               "prices": {"file": prices.path, "retrieved": prices.retrieved}, "peak_rps": peak_rps,
-              "slo_p99_ms": slo_ms, "sources": sources, "power_tuning": tuning}
+              "slo_p99_ms": slo_ms, "sources": sources, "power_tuning": tuning, "cold_estimates": cold_estimates}
     _write_cost_files(results, comparisons, sweep)
     _write_markdown(results, report, summary, figures)
     _write_html(results, report, summary, figures)
@@ -157,7 +162,8 @@ def _verdict(comparisons: dict[str, Any], sweep: dict[str, Any], summary: dict[s
              else "No break-even between 0.001 and 10,000 req/s for these inputs (modeled)."]
     cold = {k: sum(v.values()) for k, v in anatomies.items()}
     if cold:
-        lines.append("Cold start p50 (measured): " + ", ".join(f"{k} {v:,.0f} ms" for k, v in cold.items()) + ".")
+        lines.append("Cold start p50 (measured here, a lower bound of AWS's; the AWS estimates are in the "
+                     "cold-start table): " + ", ".join(f"{k} {v:,.0f} ms" for k, v in cold.items()) + ".")
     warm = [g for g in summary["groups"] if g["scenario"] == "warm" and g["latency_ms"].get("count")]
     if warm:
         lines.append("Warm p99 (measured): " + ", ".join(f"{g['target']} {g['latency_ms']['p99']:.1f} ms"
@@ -236,6 +242,8 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
          f"modeled (prices {report['prices']['retrieved']}); USD/month and simulated p99; ✔ recommended "
          "(the cheapest meeting the SLO), ✘ misses the SLO; line items per option in cost.json",
          ["option", *profiles], cost_rows),
+        ("The recommendation per traffic profile, and why (modeled)", ["profile", "recommended", "why"],
+         [[p, c["recommendation"], "; ".join(c["reasons"])] for p, c in report["comparisons"].items()]),
         ("What the simulation saw (modeled): the recommended options and the two reference set-ups",
          ["profile", "option", "cold starts", "throttled", "timed out", "max instances"], sim_rows),
         ("Model inputs and where each came from", ["input", "source"], inputs),
@@ -243,6 +251,13 @@ def _sections(report: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str
         ("Limits: what fits in Lambda's time, payload and package limits — measured here (packages: built here)",
          ["target", "largest batch that worked", "stopped by", "at batch"], limit_rows),
     ]
+    if report.get("cold_estimates"):
+        sections.insert(3, (
+            "Cold starts: measured here (a lower bound: timed from process spawn) and estimated for AWS (modeled)",
+            ["target", "INIT p50 measured here, ms", "AWS estimate, ms (modeled)", "range, ms", "basis"],
+            [[e["target"], f"{e['local_init_ms']:,.0f}", _ms(e["aws_ms"]),
+              f"{e['aws_low_ms']:,.0f}-{e['aws_high_ms']:,.0f}" if e["aws_ms"] is not None else "", e["basis"]]
+             for e in report["cold_estimates"]]))
     if report.get("skipped"):
         sections.append(("Scenarios not measured, and why", ["target/scenario", "reason"], report["skipped"]))
     tuning = report.get("power_tuning")
