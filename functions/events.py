@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+from http import HTTPStatus
 from typing import Any
 
 from prediction_core import contract
+
+# A custom domain's base path mapping (`/ml` for https://api.example.com/ml/predict) reaches the
+# function in the path; both doors strip it, as Powertools' `strip_prefixes` and Mangum's
+# `api_gateway_base_path` do. Set by the FunctionStack from its `base_path` setting.
+BASE_PATH = os.environ.get("TWINSERVE_BASE_PATH", "").rstrip("/")
 
 UNSUPPORTED = ("this function answers API Gateway (HTTP API v2, REST API v1) and ALB events; invoke it through "
                "one of them")
@@ -89,15 +96,45 @@ def shape_problem(event: Any) -> str | None:
     return None
 
 
+def _strip(path: str, prefix: str) -> str:
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        return path[len(prefix):] or "/"
+    return path
+
+
+def routed_path(event: dict[str, Any]) -> str:
+    """The path the doors route on: an HTTP API v2 event's rawPath without a named stage's prefix
+    (`/prod/predict` on stage `prod`; function URLs and `$default` have none), a REST or ALB event's
+    path; then without the custom domain's base path, if one is set."""
+    if event.get("version") == "2.0":
+        raw: str = event["rawPath"]
+        stage = (event.get("requestContext") or {}).get("stage", "$default")
+        path = _strip(raw, f"/{stage}") if isinstance(stage, str) and stage != "$default" else raw
+    else:
+        path = event["path"]
+    return _strip(path, BASE_PATH)
+
+
+def alb_status_description(status: int) -> str:
+    """The status line an ALB response carries (`200 OK`)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
 def header(event: Any, name: str) -> str | None:
-    """A header's (first) value by lower-case name, from headers or multiValueHeaders; None when
-    absent or not a string."""
+    """A header by lower-case name. A header sent more than once is its values joined with commas,
+    in order, as an HTTP API hands it over (RFC 9110 §5.3): from multiValueHeaders (a REST API and a
+    multi-value ALB keep every value there), else headers (where a REST API keeps only the last).
+    Both doors read duplicated headers this one way. None when absent or not a string."""
     if not isinstance(event, dict):
         return None
-    for source in (event.get("headers"), event.get("multiValueHeaders")):
+    for source in (event.get("multiValueHeaders"), event.get("headers")):
         for key, value in (source if isinstance(source, dict) else {}).items():
             if isinstance(key, str) and key.lower() == name:
-                value = value[0] if isinstance(value, list) and value else value
+                if isinstance(value, list):
+                    value = ",".join(v for v in value if isinstance(v, str)) if value else None
                 return value if isinstance(value, str) else None
     return None
 
@@ -122,19 +159,30 @@ def malformed_base64(problem: str, request_id: str) -> dict[str, Any]:
 
 
 def for_asgi(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with the headers Mangum turns into the ASGI server tuple made safe: a Host whose
-    port is not a number (`a:b`) keeps its name, a non-numeric x-forwarded-port is dropped. The
-    native door never reads either; Mangum would raise on them (int('b'))."""
+    """The event as the native door reads it, for Mangum: the path it routes on (no stage, no base
+    path), a header sent more than once as one comma-joined value (Mangum would join a REST API's
+    with ", " and pass an ALB's twice), and the headers Mangum turns into the ASGI server tuple made
+    safe: a Host whose port is not a number (`a:b`) keeps its name, a non-numeric x-forwarded-port is
+    dropped (the native door never reads either; Mangum would raise on them, int('b'))."""
     fixed = dict(event)
     if event.get("version") == "2.0":  # Mangum reads these as an object and a string; null means none
         fixed["headers"] = event.get("headers") or {}
         fixed["rawQueryString"] = event.get("rawQueryString") or ""
+        path = routed_path(event)  # Mangum routes on requestContext.http.path: the stage and base path go
+        fixed["rawPath"] = path
+        context = event.get("requestContext")
+        if isinstance(context, dict) and isinstance(context.get("http"), dict):
+            fixed["requestContext"] = {**context, "http": {**context["http"], "path": path}}
+    elif isinstance(event.get("path"), str):
+        fixed["path"] = routed_path(event)
     for key, lists in (("headers", False), ("multiValueHeaders", True)):
         headers = event.get(key)
         if not isinstance(headers, dict):
             continue
         clean = {}
         for name, value in headers.items():
+            if lists and isinstance(value, list) and len(value) > 1:  # one value, joined as `header` reads it
+                value = [",".join(v for v in value if isinstance(v, str))]
             first = value[0] if lists and isinstance(value, list) and value else value
             lower = name.lower()
             if lower == "x-forwarded-port" and not (isinstance(first, str) and first.isdigit()):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class DeploymentConfig:
     provisioned_concurrency: int = 0
     log_retention_days: int = 30
     api_type: str = "http"
+    base_path: str = ""  # a custom domain's base path mapping (e.g. /ml): the doors strip it before routing
     throttle_rate_per_s: int = 500
     throttle_burst: int = 1000
     fargate_vcpu: float = 0.5
@@ -95,6 +97,8 @@ class DeploymentConfig:
                               ("timeout_s", lambda_timeout_problem(self.timeout_s))):
             if problem:
                 raise ConfigError(f"{name}: {problem}")
+        if self.base_path and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.base_path):
+            raise ConfigError(f"base_path={self.base_path!r}: empty, or a path like /ml or /ml/v1 (no trailing /)")
         if self.snapstart and self.provisioned_concurrency:
             raise ConfigError("snapstart and provisioned_concurrency cannot be combined (AWS refuses both)")
         if self.snapstart and self.packaging == "image":

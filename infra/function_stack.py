@@ -41,6 +41,8 @@ class FunctionStack(Stack):
         log_group.grant_write(role)
         environment = {"MODEL_RUNTIME": config.runtime, "POWERTOOLS_SERVICE_NAME": "twinserve",
                        "POWERTOOLS_METRICS_NAMESPACE": "twinserve"}
+        if config.base_path:  # a custom domain's base path mapping: both doors strip it (functions/events.py)
+            environment["TWINSERVE_BASE_PATH"] = config.base_path
         common: dict[str, Any] = {
             "function_name": name, "architecture": ARCHITECTURES[config.arch], "memory_size": config.memory_mb,
             "timeout": Duration.seconds(config.timeout_s), "role": role, "log_group": log_group,

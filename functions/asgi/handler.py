@@ -34,4 +34,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         rid = contract.new_request_id(events.header(event, contract.REQUEST_ID_HEADER)
                                       or getattr(context, "aws_request_id", None))
         return events.malformed_base64(bad_base64, rid)
-    return _mangum(events.for_asgi(event), context)
+    response: dict[str, Any] = _mangum(events.for_asgi(event), context)
+    if "elb" in (event.get("requestContext") or {}):  # an ALB response carries its status line
+        response["statusDescription"] = events.alb_status_description(int(response["statusCode"]))
+    return response

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from functions import events
+
 
 class EventSource(Protocol):
     name: str
@@ -48,14 +50,8 @@ class HttpApi:
         return method
 
     def path(self, event: dict[str, Any]) -> str:
-        """rawPath without a named stage's prefix (`/prod/predict` on stage `prod` is `/predict`).
-        Function URLs and the `$default` stage have no prefix."""
-        raw: str = event["rawPath"]
-        stage = event["requestContext"].get("stage", "$default")
-        prefix = f"/{stage}"
-        if isinstance(stage, str) and stage != "$default" and (raw == prefix or raw.startswith(prefix + "/")):
-            return raw[len(prefix):] or "/"
-        return raw
+        """rawPath without a named stage's prefix or the custom domain's base path."""
+        return events.routed_path(event)
 
     def response(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {**_proxy_response(status, body), "headers": headers, "cookies": []}
@@ -74,8 +70,7 @@ class RestApi:
         return method
 
     def path(self, event: dict[str, Any]) -> str:
-        path: str = event["path"]
-        return path
+        return events.routed_path(event)
 
     def response(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {**_proxy_response(status, body), "multiValueHeaders": {k: [v] for k, v in headers.items()}}
@@ -90,9 +85,10 @@ class Alb(RestApi):
         return "elb" in (event.get("requestContext") or {})
 
     def response(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        description = {"statusDescription": events.alb_status_description(status)}
         if "multiValueHeaders" in event:
-            return super().response(event, status, headers, body)
-        return {**_proxy_response(status, body), "headers": headers}
+            return {**super().response(event, status, headers, body), **description}
+        return {**_proxy_response(status, body), **description, "headers": headers}
 
 
 # Most specific first: an ALB event also has httpMethod.
