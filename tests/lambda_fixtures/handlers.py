@@ -108,3 +108,15 @@ def fork_child(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if os.environ.get("RUNTIME_EXITS"):
         os._exit(5)
     return _http({"child": pid})
+
+
+def chatty(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Writes lines up to the moment it returns (the last one names the request)."""
+    for i in range(5):
+        print(f"line {i} of {context.aws_request_id}")
+    print(f"last line of {context.aws_request_id}", flush=False)
+    return {"ok": True}
+
+
+def fails(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise ValueError("always fails")

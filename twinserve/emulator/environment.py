@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,6 @@ from twinserve.emulator.exceptions import InitError
 from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
-OUTPUT_CHUNK_BYTES = 64 * 1024
 API = "/2018-06-01/runtime"
 NEXT = f"{API}/invocation/next"
 JSON = {"content-type": "application/json"}
@@ -65,7 +66,9 @@ class ExecutionEnvironment:
         self.pending: Invocation | None = None
         self._next_waiter: asyncio.Future[None] | None = None
         self._ready: asyncio.Future[None] | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._reader: asyncio.Future[None] | None = None
+        self._out_fd: int | None = None
+        self.log_request_id: str | None = None
         self.exited: asyncio.Task[int] | None = None
         self.in_next = False  # True while the runtime waits in /next with nothing to do (safe to freeze)
         # Called (synchronously) when the runtime comes back to /next after an invocation.
@@ -155,12 +158,22 @@ class ExecutionEnvironment:
                "LAMBDA_TASK_ROOT": str(self.package), "LAMBDA_RUNTIME_DIR": str(self.runtime_layer)}
         self.spawned_at = time.perf_counter()
         self.state = "starting"
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-S", "-m", "awslambdaric", self.handler, cwd=str(self.package), env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=make_preexec(self.sandbox.procs_files), start_new_session=True)  # type: ignore[arg-type]
+        # The output pipe is read by a protocol that handles each chunk as it arrives, so "no unread
+        # bytes in the pipe" (FIONREAD) means every line written so far has been logged: see
+        # settle_output, which makes an invocation's log complete before its END line.
+        read_fd, write_fd = os.pipe()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-S", "-m", "awslambdaric", self.handler, cwd=str(self.package), env=env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=make_preexec(self.sandbox.procs_files), start_new_session=True)  # type: ignore[arg-type]
+        finally:
+            os.close(write_fd)
         quiet_child_stops()  # freezing and thawing it should not signal this process each time
-        self._reader = asyncio.create_task(self._read_output())
+        self._out_fd = read_fd
+        done: asyncio.Future[None] = loop.create_future()
+        await loop.connect_read_pipe(lambda: _OutputProtocol(self._line, done), os.fdopen(read_fd, "rb", buffering=0))
+        self._reader = done
         self.exited = asyncio.create_task(self.proc.wait())  # one watcher for the process's whole life
 
     async def wait_ready(self, timeout_s: float) -> float:
@@ -179,21 +192,13 @@ class ExecutionEnvironment:
                 "errorType": "Runtime.ExitError"}).encode())
         raise TimeoutError
 
-    async def _read_output(self) -> None:
-        """The runtime's output, line by line, whatever a line's length: read in chunks (a readline
-        with asyncio's 64 KiB limit would end this reader on the first longer line, and with it
-        the environment's logs and metrics)."""
-        assert self.proc is not None and self.proc.stdout is not None
-        pending = b""
-        while True:
-            chunk = await self.proc.stdout.read(OUTPUT_CHUNK_BYTES)
-            if not chunk:
-                if pending:
-                    self._line(pending)
-                return
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                self._line(line)
+    async def settle_output(self, timeout_s: float = 1.0) -> None:
+        """Wait until every byte the runtime has written is logged (the pipe holds no unread data):
+        called once the function has answered, so the lines it wrote before answering belong to
+        its invocation, complete, before END and REPORT."""
+        deadline = time.perf_counter() + timeout_s
+        while self._out_fd is not None and _unread_bytes(self._out_fd) > 0 and time.perf_counter() < deadline:
+            await asyncio.sleep(0)
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace")
@@ -204,6 +209,7 @@ class ExecutionEnvironment:
 
     def deliver(self, inv: Invocation) -> None:
         self.pending = inv
+        self.log_request_id = inv.request_id  # output is this invocation's until the next is delivered
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.set_result(None)  # the /next response thaws the runtime once written
         else:
@@ -267,3 +273,36 @@ class ExecutionEnvironment:
         left = cleanup.kill_marked(cleanup.ENV_VARIABLE, self.env_id, self.sandbox.dirs)
         self.sandbox.destroy()
         self.leftovers = [f"pid {pid}" for pid in left] + [str(d) for d in self.sandbox.dirs if d.exists()]
+
+
+class _OutputProtocol(asyncio.Protocol):
+    """The runtime's output, split into lines whatever their length, each handed on as it arrives."""
+
+    def __init__(self, on_line: Callable[[bytes], None], done: asyncio.Future[None]) -> None:
+        self.on_line = on_line
+        self.done = done
+        self.pending = b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            self.on_line(line)
+
+    def eof_received(self) -> bool:
+        if self.pending:
+            self.on_line(self.pending)
+            self.pending = b""
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof_received()
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def _unread_bytes(fd: int) -> int:
+    """Bytes waiting in a pipe (FIONREAD); 0 once it is closed."""
+    try:
+        return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+    except OSError:
+        return 0

@@ -19,16 +19,19 @@ import functools
 import json
 import os
 import time
-import uuid
+import urllib.parse
 from typing import Any
 
 import orjson
 
+from prediction_core.aws_limits import LAMBDA
+from twinserve.emulator.async_queue import AsyncPolicy, AsyncQueue
 from twinserve.emulator.config import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome
 from twinserve.emulator.httpserver import Request, Response
 from twinserve.emulator.service import LambdaService
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
+QUALIFIERS = ("$LATEST", "live")  # the emulator runs $LATEST; `live` is the alias the stacks deploy
 ADMIN_PREFIX = "/_emulator/"
 # How long each front door waits for the function: API Gateway's integration timeout (HTTP API 30 s,
 # fixed; REST API 29 s by default); a function URL waits for the function's own timeout (900 s at
@@ -54,13 +57,13 @@ def _json(status: int, body: dict[str, Any], **headers: str) -> Response:
 
 class FrontDoor:
     def __init__(self, service: LambdaService, *, event_format: str = "http",
-                 integration_timeout_s: float | None = None) -> None:
+                 integration_timeout_s: float | None = None, async_policy: AsyncPolicy | None = None) -> None:
         if event_format not in INTEGRATION_TIMEOUT_S:
             raise ValueError(f"event format {event_format!r} is not one of {', '.join(INTEGRATION_TIMEOUT_S)}")
         self.service = service
         self.event_format = event_format
         self.integration_timeout_s = integration_timeout_s or INTEGRATION_TIMEOUT_S[event_format]
-        self._background: set[asyncio.Future[InvokeOutcome]] = set()
+        self.async_queue = AsyncQueue(service, async_policy)
 
     async def handle(self, req: Request) -> Response:
         if req.path.startswith(INVOKE_PREFIX):
@@ -80,7 +83,7 @@ class FrontDoor:
             return _json(200, {"next": cursor, "lines": lines})
         if req.method == "GET" and req.path == ADMIN_PREFIX + "info":
             return _json(200, {**service.describe(), "counters": dict(service.counters),
-                               "environments": service.pool.snapshot()})
+                               "async": dict(self.async_queue.counters), "environments": service.pool.snapshot()})
         if req.method == "POST" and req.path == ADMIN_PREFIX + "reset":
             dropped = await service.pool.drop_idle()
             return _json(200, {"dropped": dropped})
@@ -133,31 +136,46 @@ class FrontDoor:
 
     # --- Invoke API --------------------------------------------------------------------------
     async def _invoke_api(self, req: Request) -> Response:
-        name = req.path[len(INVOKE_PREFIX):].split("/", 1)[0]
-        cfg = self.service.config
+        """The Invoke API as AWS answers it: the function by name, ARN or partial ARN, with or without
+        a qualifier (`$LATEST`, or `live`: the alias the stacks deploy); a payload that is not JSON is
+        400 InvalidRequestContentException; `Event` invocations are queued with the retry policy and
+        their own 1 MB limit."""
         if req.method != "POST" or not req.path.endswith("/invocations"):
             return _json(404, {"Type": "User", "message": f"Unknown operation {req.method} {req.path}"},
                          **{"x-amzn-errortype": "UnknownOperationException"})
-        if name not in (cfg.function_name, cfg.function_arn):
-            arn_prefix = cfg.function_arn[:-len(cfg.function_name)]
-            return _json(404, {"Type": "User", "message": f"Function not found: {arn_prefix}{name}"},
-                         **{"x-amzn-errortype": "ResourceNotFoundException"})
-        if req.too_large is not None or len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
-            size = req.too_large or len(req.body)
-            return _json(413, {"Type": "User", "message": f"{size} byte payload is too large for the RequestResponse "
-                                                        f"invocation type (limit {SYNC_PAYLOAD_LIMIT_BYTES} bytes)"},
-                         **{"x-amzn-errortype": "RequestTooLargeException"})  # the Invoke API's name for it
+        target = urllib.parse.unquote(req.path[len(INVOKE_PREFIX):].split("/", 1)[0])
+        query = urllib.parse.parse_qs(req.query)
+        qualifiers = query.get("Qualifier") or []
+        problem = self._function_problem(target, qualifiers[0] if qualifiers else None)
+        if problem is not None:
+            return problem
         invocation_type = req.headers.get("x-amz-invocation-type", "RequestResponse")
-        if invocation_type == "DryRun":
-            return Response(204)
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            return _invalid(f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+                            "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+                            "ValidationException")
+        limit = LAMBDA.async_payload_bytes if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT_BYTES
+        if req.too_large is not None or len(req.body) > limit:
+            size = req.too_large or len(req.body)
+            return _json(413, {"Type": "User", "message": f"{size} byte payload is too large for the "
+                                                        f"{invocation_type} invocation type (limit {limit} bytes)"},
+                         **{"x-amzn-errortype": "RequestTooLargeException"})  # the Invoke API's name for it
+        if req.body and _loads_strict(req.body) is _NOT_JSON:
+            return _invalid("Could not parse request body into json: Could not parse payload into json: "
+                            "Unexpected character", "InvalidRequestContentException")
         client_context = req.headers.get("x-amz-client-context")
         if client_context:
-            client_context = base64.b64decode(client_context).decode("utf-8", "replace")
+            try:
+                client_context = base64.b64decode(client_context, validate=True).decode("utf-8")
+                json.loads(client_context)
+            except ValueError:
+                return _invalid("Client context must be a valid Base64-encoded JSON object.",
+                                "InvalidRequestContentException")
+        if invocation_type == "DryRun":
+            return Response(204)
         if invocation_type == "Event":
-            task = asyncio.ensure_future(self.service.invoke(req.body or b"{}", client_context=client_context))
-            self._background.add(task)  # keep a reference until it finishes
-            task.add_done_callback(self._background.discard)
-            return Response(202, b"", {"x-amzn-requestid": str(uuid.uuid4())})
+            event_id = self.async_queue.submit(req.body or b"{}", client_context)
+            return Response(202, b"", {"x-amzn-requestid": event_id})
         outcome = await self.service.invoke(req.body or b"{}", client_context=client_context)
         headers = {"content-type": JSON, "x-amzn-requestid": outcome.request_id, "x-amz-executed-version": "$LATEST",
                    **_debug_headers(outcome)}
@@ -171,6 +189,43 @@ class FrontDoor:
             tail = "\n".join(outcome.logs).encode()[-4096:]
             headers["x-amz-log-result"] = base64.b64encode(tail).decode()
         return Response(200, outcome.payload, headers)
+
+    def _function_problem(self, target: str, qualifier: str | None) -> Response | None:
+        """None when `target` (+ `qualifier`) names this function: `predict`, `predict:live`,
+        `123456789012:function:predict`, `arn:aws:lambda:REGION:123456789012:function:predict[:live]`."""
+        cfg = self.service.config
+        name = target
+        if name.startswith("arn:"):
+            parts = name.split(":")
+            name = ":".join(parts[6:]) if len(parts) >= 7 and parts[5] == "function" and parts[4] == ACCOUNT_ID \
+                and parts[3] == cfg.region else ""
+        elif name.count(":") >= 2 and name.split(":")[1] == "function":
+            name = ":".join(name.split(":")[2:]) if name.split(":")[0] == ACCOUNT_ID else ""
+        name, _, suffix = name.partition(":")
+        if suffix and qualifier and suffix != qualifier:
+            return _invalid("The derived qualifier from the function name does not match the specified qualifier.",
+                            "InvalidParameterValueException")
+        qualifier = qualifier or suffix or None
+        if name != cfg.function_name or (qualifier is not None and qualifier not in QUALIFIERS):
+            prefix = cfg.function_arn[:-len(cfg.function_name)]
+            shown = prefix + (name or target) + (f":{qualifier}" if qualifier else "")
+            return _json(404, {"Type": "User", "message": f"Function not found: {shown}"},
+                         **{"x-amzn-errortype": "ResourceNotFoundException"})
+        return None
+
+
+_NOT_JSON = object()
+
+
+def _loads_strict(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _invalid(message: str, error_type: str) -> Response:
+    return _json(400, {"Type": "User", "message": message}, **{"x-amzn-errortype": error_type})
 
 
 def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
+from twinserve.emulator.async_queue import AsyncPolicy
 from twinserve.emulator.config import FunctionConfig
 from twinserve.emulator.frontdoor import FrontDoor
 from twinserve.emulator.httpserver import HttpServer, serve
@@ -26,9 +27,11 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 class Emulator:
     def __init__(self, config: FunctionConfig, *, host: str = "127.0.0.1", port: int = 0,
-                 event_format: str = "http", integration_timeout_s: float | None = None) -> None:
+                 event_format: str = "http", integration_timeout_s: float | None = None,
+                 async_policy: AsyncPolicy | None = None) -> None:
         self.service = LambdaService(config)
-        self.front = FrontDoor(self.service, event_format=event_format, integration_timeout_s=integration_timeout_s)
+        self.front = FrontDoor(self.service, event_format=event_format, integration_timeout_s=integration_timeout_s,
+                               async_policy=async_policy)
         self.host = host
         self.port = port
         self._server: HttpServer | None = None
@@ -45,6 +48,7 @@ class Emulator:
     async def close(self) -> None:
         if self._server is not None:
             await self._server.close()
+        await self.front.async_queue.close()
         await self.service.close()
 
 

@@ -74,7 +74,7 @@ class LambdaService:
         self.counters[name] += 1
 
     def _env_log(self, line: str, env: ExecutionEnvironment) -> None:
-        self.logs.log(line, env.pending.request_id if env.pending is not None else None)
+        self.logs.log(line, env.log_request_id)
 
     async def start(self) -> None:
         self._watchdog = cleanup.start_watchdog(self.emulator_id)
@@ -220,6 +220,7 @@ class LambdaService:
                       f"{cfg.timeout_s:.2f} seconds"
             body = _error_payload(message, error_type)
             self.logs.log(message, request_id)
+        await env.settle_output()  # the lines it wrote before answering are in, before END and REPORT
         outcome = self._finish(env, request_id, cold, init_ms, duration_ms, body, error_type,
                                peak_memory_bytes=inv.peak_memory_bytes if inv.result in done else None)
         outcome.metrics = _emf_values(env.metric_lines[metrics_before:])
