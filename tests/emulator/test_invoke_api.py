@@ -117,3 +117,29 @@ def test_async_payload_limit_is_1_mb() -> None:
         with pytest.raises(client.exceptions.RequestTooLargeException):
             client.invoke(FunctionName="predict", InvocationType="Event", Payload=payload)
         assert client.invoke(FunctionName="predict", Payload=payload)["StatusCode"] == 200  # fine synchronously
+
+
+def recorded(path: Any, timeout_s: float = 10.0) -> dict[str, int]:
+    """What the function wrote down: it goes on after answering by hand, so wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.is_file() and path.read_text().endswith("}"):
+            data: dict[str, int] = json.loads(path.read_text())
+            path.unlink()
+            return data
+        time.sleep(0.02)
+    raise AssertionError(f"{path} was never written")
+
+
+def test_runtime_api_status_codes_are_the_specifications(tmp_path: Any) -> None:
+    record = tmp_path / "seen.json"
+    with emulator("meddler", timeout_s=10) as (_, client):
+        result = client.invoke(FunctionName="predict", Payload=json.dumps({"record": str(record)}).encode())
+        assert json.loads(result["Payload"].read()) == {"answered": "by hand"}
+        assert recorded(record) == {"init_error_after_init": 403, "other_request_id": 400, "first_response": 202,
+                                    "second_response": 403}
+        result = client.invoke(FunctionName="predict",
+                               Payload=json.dumps({"record": str(record), "too_large": True}).encode())
+        assert result.get("FunctionError") == "Unhandled"
+        assert json.loads(result["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+        assert recorded(record) == {"too_large": 413}

@@ -120,3 +120,32 @@ def chatty(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def fails(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise ValueError("always fails")
+
+
+def meddler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Calls the Runtime API itself, as a misbehaving runtime would, and writes down what it answered:
+    /init/error after INIT, a response for another request id, its own response twice, or too large."""
+    import urllib.error
+    import urllib.request
+
+    api = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime"
+
+    def post(path: str, body: bytes) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(api + path, data=body, method="POST"), timeout=5) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    own = f"/invocation/{context.aws_request_id}/response"
+    seen: dict[str, int] = {}
+    if event.get("too_large"):
+        seen["too_large"] = post(own, b'"' + b"x" * (7 * 1024 * 1024) + b'"')
+    else:
+        seen["init_error_after_init"] = post("/init/error", b"{}")
+        seen["other_request_id"] = post("/invocation/not-this-one/response", b"{}")
+        seen["first_response"] = post(own, json.dumps({"answered": "by hand"}).encode())
+        seen["second_response"] = post(own, b"{}")
+    with open(event["record"], "w") as fh:
+        json.dump(seen, fh)
+    return {"returned": True}

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from twinserve.emulator import cleanup
+from twinserve.emulator.config import SYNC_PAYLOAD_LIMIT_BYTES
 from twinserve.emulator.exceptions import InitError
 from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
 API = "/2018-06-01/runtime"
+RESPONSE_LIMIT_BYTES = SYNC_PAYLOAD_LIMIT_BYTES  # a synchronous invocation's response (the service checks it again)
 NEXT = f"{API}/invocation/next"
 JSON = {"content-type": "application/json"}
 ACCEPTED = Response(202, b'{"status":"OK"}', dict(JSON))
@@ -86,19 +88,26 @@ class ExecutionEnvironment:
         if req.method == "POST" and req.path.startswith(f"{API}/invocation/") and len(parts) == 6:
             request_id, kind = parts[4], parts[5]
             inv = self.pending
-            if inv is None or inv.request_id != request_id:
+            if inv is None or inv.request_id != request_id or kind not in ("response", "error"):
                 return Response(400, b'{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}',
                                 dict(JSON))
-            if kind in ("response", "error") and not inv.result.done():
-                inv.peak_memory_bytes = self.sandbox.peak_memory_bytes(self.pid)
-                inv.result.set_result((kind, req.body, req.headers.get("lambda-runtime-function-error-type")))
-                return ACCEPTED
-            return Response(400, b'{"errorMessage":"invalid state","errorType":"InvalidStateTransition"}',
-                            dict(JSON))
+            if inv.result.done():  # answered already: the Runtime API's 403, an invalid state transition
+                return Response(403, b'{"errorMessage":"Invalid state transition","errorType":'
+                                     b'"InvalidStateTransition"}', dict(JSON))
+            inv.peak_memory_bytes = self.sandbox.peak_memory_bytes(self.pid)
+            if kind == "response" and len(req.body) > RESPONSE_LIMIT_BYTES:
+                # Too large: the runtime is told 413, the caller gets Function.ResponseSizeTooLarge.
+                inv.result.set_result(("response", req.body, None))
+                return Response(413, b'{"errorMessage":"Response payload size exceeded maximum allowed payload '
+                                     b'size","errorType":"RequestEntityTooLarge"}', dict(JSON))
+            inv.result.set_result((kind, req.body, req.headers.get("lambda-runtime-function-error-type")))
+            return ACCEPTED
         if req.method == "POST" and req.path == f"{API}/init/error":
+            if self._ready is None or self._ready.done():  # INIT is over: the Runtime API's 403
+                return Response(403, b'{"errorMessage":"Invalid state transition","errorType":'
+                                     b'"InvalidStateTransition"}', dict(JSON))
             error_type = req.headers.get("lambda-runtime-function-error-type", "Runtime.Unknown")
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_exception(InitError(error_type, req.body))
+            self._ready.set_exception(InitError(error_type, req.body))
             return ACCEPTED
         return Response(404, b'{"errorMessage":"not found","errorType":"NotFound"}', dict(JSON))
 
