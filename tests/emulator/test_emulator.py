@@ -308,3 +308,32 @@ def test_alb_event_format_limits_and_errors() -> None:
     with emulator("sleepy", event_format="alb", concurrency=1) as emu, ThreadPoolExecutor(2) as pool:
         statuses = sorted(pool.map(lambda _: post(emu, {"sleep_s": 1.0})[0], range(2)))
         assert statuses == [200, 503]  # a throttle behind an ALB (429 behind API Gateway)
+
+
+def test_init_error_is_retried_in_the_invoke_phase_and_billed() -> None:
+    with emulator("hello", environment={"FAIL_AT_INIT": "1"}) as emu:
+        status, headers, _ = post(emu)
+        assert status == 500
+        lines = list(emu.service.logs.lines)
+        assert any("INIT_REPORT" in line and "Phase: init\tStatus: error" in line for line in lines)
+        assert any("INIT_REPORT" in line and "Phase: invoke\tStatus: error" in line for line in lines)
+        report = emu.service.reports[headers["x-emulator-request-id"]]
+        assert (report.status, report.error_type) == ("error", "RuntimeError")
+        assert report.duration_ms > 0 and report.billed_duration_ms >= report.duration_ms  # the retry is billed
+        assert emu.service.counters["init_retries"] == 1
+
+
+def test_report_status_and_init_start_lines() -> None:
+    with emulator("sleepy", timeout_s=1) as emu:
+        _, ok_headers, _ = post(emu, {"sleep_s": 0.01})
+        _, timeout_headers, _ = post(emu, {"sleep_s": 3})
+        lines = list(emu.service.logs.lines)
+        assert lines[0].startswith("INIT_START Runtime Version: python:") and lines[1].startswith("START RequestId:")
+        ok, timed_out = (emu.service.reports[h["x-emulator-request-id"]] for h in (ok_headers, timeout_headers))
+        assert ok.status is None and timed_out.status == "timeout"
+        timeout_line = next(line for line in lines if line.startswith(f"REPORT RequestId: {timed_out.request_id}"))
+        assert "\tStatus: timeout" in timeout_line
+    with emulator("crash") as emu:
+        post(emu, {"crash": True})
+        crash_line = next(line for line in emu.service.logs.lines if line.startswith("REPORT"))
+        assert "\tStatus: error\tError Type: Runtime.ExitError" in crash_line

@@ -140,24 +140,28 @@ class LambdaService:
         except InitError as exc:
             init_ms = (time.perf_counter() - env.spawned_at) * 1000
             self.logs.log(format_init_report(init_ms, phase="init", status="error") + f"\tError Type: {exc.error_type}")
-            return env, None, exc.error_type, exc.body, 0.0
         except TimeoutError:
             self.logs.log(format_init_report(self.config.init_timeout_s * 1000, phase="init", status="timeout"))
-        # INIT timed out: discard this environment and retry INIT within the invocation, where
-        # the function timeout (not the 10 s INIT limit) applies.
+        # INIT failed or timed out: as Lambda does, discard this environment and run INIT again within
+        # the invocation (a "suppressed init"), where the function timeout (not the 10 s INIT limit)
+        # applies and whose time is the invocation's, billed.
+        # https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-init-errors
         await self.pool.discard(env)
+        self.counters["init_retries"] += 1
         retry = self.pool.new_env()
         started = time.perf_counter()
         await retry.start()
         try:
             await retry.wait_ready(self.config.timeout_s)
         except InitError as exc:
-            return retry, None, exc.error_type, exc.body, time.perf_counter() - started
+            used = time.perf_counter() - started
+            self.logs.log(format_init_report(used * 1000, phase="invoke", status="error")
+                          + f"\tError Type: {exc.error_type}")
+            return retry, None, exc.error_type, exc.body, used
         except TimeoutError:
             return retry, None, "Sandbox.Timedout", None, time.perf_counter() - started
         used = time.perf_counter() - started
         self.logs.log(format_init_report(used * 1000, phase="invoke", status="success"))
-        self.counters["init_retries"] += 1
         return retry, None, None, None, used
 
     async def _invoke_in(self, env: ExecutionEnvironment, request_id: str, payload: bytes,
@@ -166,6 +170,9 @@ class LambdaService:
         cold = env.proc is None
         init_ms: float | None = None
         used_s = 0.0
+        if cold:  # INIT_START opens a cold start, before START (the runtime version as this machine has it)
+            self.logs.log(f"INIT_START Runtime Version: python:{sys.version_info.major}.{sys.version_info.minor}."
+                          f"local\tRuntime Version ARN: arn:aws:lambda:{cfg.region}::runtime:local")
         self.logs.log(format_start(request_id), request_id)
         if cold:
             self.counters["cold_starts"] += 1
@@ -175,7 +182,8 @@ class LambdaService:
                 message = f"Task timed out after {cfg.timeout_s:.2f} seconds" if init_error == "Sandbox.Timedout" \
                     else "init failed"
                 body = error_body or _error_payload(message, init_error)
-                return self._finish(env, request_id, cold, init_ms, used_s * 1000, body, init_error)
+                return self._finish(env, request_id, cold, init_ms, used_s * 1000, body, init_error,
+                                    status="timeout" if init_error == "Sandbox.Timedout" else "error")
         remaining_s = cfg.timeout_s - used_s
         inv = Invocation(request_id=request_id, payload=payload,
                          deadline_ms=int((time.time() + remaining_s) * 1000),
@@ -196,33 +204,36 @@ class LambdaService:
             oom_watch.cancel()
         duration_ms = used_s * 1000 + (end - (inv.delivered_at or start)) * 1000
         error_type: str | None = None
+        status: str | None = None
         body = b""
         if inv.result in done:
             kind, body, header_type = inv.result.result()
             if kind == "error":
                 error_type = header_type or _error_type_of(body)
             elif len(body) > SYNC_PAYLOAD_LIMIT_BYTES:
-                error_type = "Function.ResponseSizeTooLarge"
+                error_type, status = "Function.ResponseSizeTooLarge", "error"
                 body = _error_payload(f"Response payload size exceeded maximum allowed payload size "
                                       f"({SYNC_PAYLOAD_LIMIT_BYTES} bytes).", error_type)
         elif exited in done or (oom_watch is not None and oom_watch in done):
             await asyncio.sleep(0)  # let the cgroup's OOM counter settle
             oom = (oom_watch is not None and oom_watch in done) or env.sandbox.oom_killed()
             error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
+            status = "error"
             code = env.proc.returncode if env.proc is not None else None
             message = (f"RequestId: {request_id} Error: Runtime exited with error: signal: killed" if oom
                        else f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}")
             body = _error_payload(message, error_type)
             self.logs.log(message, request_id)
         else:
-            error_type = "Sandbox.Timedout"
+            error_type, status = "Sandbox.Timedout", "timeout"
             message = f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {request_id} Task timed out after " \
                       f"{cfg.timeout_s:.2f} seconds"
             body = _error_payload(message, error_type)
             self.logs.log(message, request_id)
         await env.settle_output()  # the lines it wrote before answering are in, before END and REPORT
         outcome = self._finish(env, request_id, cold, init_ms, duration_ms, body, error_type,
-                               peak_memory_bytes=inv.peak_memory_bytes if inv.result in done else None)
+                               peak_memory_bytes=inv.peak_memory_bytes if inv.result in done else None,
+                               status=status)
         outcome.metrics = _emf_values(env.metric_lines[metrics_before:])
         env.invocations += 1
         if error_type in ("Sandbox.Timedout", "Runtime.ExitError", "Runtime.OutOfMemory") or not env.alive:
@@ -233,14 +244,18 @@ class LambdaService:
 
     def _finish(self, env: ExecutionEnvironment, request_id: str, cold: bool, init_ms: float | None,
                 duration_ms: float, body: bytes, error_type: str | None, *,
-                peak_memory_bytes: int | None = None) -> InvokeOutcome:
+                peak_memory_bytes: int | None = None, status: str | None = None) -> InvokeOutcome:
+        """`status`: REPORT's Status, for a timeout or an error of the platform (the runtime crashed
+        or ran out of memory, INIT failed, the response was too large); a handler's own exception
+        has none, as on AWS."""
         if peak_memory_bytes is None:
             peak_memory_bytes = env.sandbox.peak_memory_bytes(env.pid)
         max_mem_mb = math.ceil(peak_memory_bytes / MB)
         report = Report(request_id=request_id, duration_ms=round(duration_ms, 2),
                         billed_duration_ms=billed_duration_ms(duration_ms, init_ms),
                         memory_size_mb=self.config.memory_mb, max_memory_used_mb=max_mem_mb,
-                        init_duration_ms=round(init_ms, 2) if init_ms is not None else None)
+                        init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+                        status=status, error_type=error_type if status == "error" else None)
         self.reports[request_id] = report
         if len(self.reports) > MAX_KEPT_REPORTS:
             del self.reports[next(iter(self.reports))]  # oldest first: a long run keeps bounded memory
