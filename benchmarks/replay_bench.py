@@ -84,7 +84,7 @@ def lambda_side(bundle: Path, body: bytes, times: np.ndarray, calibration: np.nd
     cold_ms = [r.latency_ms for r in calibrated if r.headers.get("x-emulator-cold") == "true"]
     ok = [r for r in replies if r.status == 200]
     live = figures([r.latency_ms for r in ok], sum(r.headers.get("x-emulator-cold") == "true" for r in ok),
-                   sum(r.status == 429 for r in replies), len(replies))
+                   sum(r.headers.get("x-emulator-throttled") == "true" for r in replies), len(replies))
     params = LambdaParams(warm_ms=np.asarray(warm_ms), cold_ms=np.asarray(cold_ms), concurrency_limit=CONCURRENCY,
                           keep_alive_s=KEEP_ALIVE_S)
     sim = simulate_lambda_exact(times, params)

@@ -99,12 +99,16 @@ def test_a_run_resumes_and_repeats_on_request(full_run: dict[str, Any]) -> None:
     assert warm[0]["requests"] == 20  # replaced, not appended
 
 
-def test_burst_on_an_idle_emulator_with_concurrency_5(tmp_path: Path) -> None:
-    target = LocalLambdaTarget(package=FIXTURES, handler="handlers.sleepy", concurrency=5)
+@pytest.mark.parametrize(("front_door", "throttled", "errors"), [("url", 3, 0), ("http", 0, 3)])
+def test_burst_on_an_idle_emulator_with_concurrency_5(tmp_path: Path, front_door: str, throttled: int,
+                                                      errors: int) -> None:
+    """Counted as the client sees them: behind a function URL a throttle is a 429, behind an HTTP
+    API a 500, an error to the user."""
+    target = LocalLambdaTarget(package=FIXTURES, handler="handlers.sleepy", concurrency=5, front_door=front_door)
     options = Options(burst_size=8)
     summary = run_bench([target], ["burst"], tmp_path / "burst", options=options, example={})
     findings = summary["findings"]["local-lambda/burst"]
-    assert findings == {"burst": 8, "ok": 5, "cold_starts": 5, "throttled": 3, "errors": 0}
+    assert findings == {"burst": 8, "ok": 5, "cold_starts": 5, "throttled": throttled, "errors": errors}
 
 
 def test_limits_find_the_emulators_configured_timeout(tmp_path: Path) -> None:

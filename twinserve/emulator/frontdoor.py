@@ -38,9 +38,12 @@ ADMIN_PREFIX = "/_emulator/"
 # most); an ALB for its idle timeout (60 s by default).
 INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0, "url": 900.0, "alb": 60.0}
 ALB_PAYLOAD_LIMIT_BYTES = 1024 * 1024  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
-# What each front door answers when Lambda throttles the invocation, or the function fails. ALB's
-# answer to a throttle is modeled as 503 (not stated in its documentation).
-THROTTLED_STATUS = {"http": 429, "rest": 429, "url": 429, "alb": 503}
+# What each front door answers when Lambda throttles the invocation, or the function fails: behind
+# an HTTP API a Lambda throttle is an integration failure (500), behind a REST API a 502, a function
+# URL passes Lambda's 429 on, an ALB answers 503 (its access logs name the cause LambdaThrottling).
+# The client sees these, and the harness counts what the client sees: only a 429 is a throttle to
+# it. `x-emulator-throttled` tells the emulator's own harness which answers were throttles.
+THROTTLED_STATUS = {"http": 500, "rest": 502, "url": 429, "alb": 503}
 FUNCTION_ERROR_STATUS = {"http": 500, "rest": 502, "url": 502, "alb": 502}
 TIMEOUT_STATUS = {"http": 503, "rest": 504, "url": 502, "alb": 504}
 STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
@@ -294,6 +297,8 @@ def _loads(payload: bytes) -> Any:
 
 
 def _debug_headers(outcome: InvokeOutcome) -> dict[str, str]:
+    if outcome.status == "throttled":  # never invoked: no environment, no REPORT line to join
+        return {"x-emulator-throttled": "true", "x-emulator-at": f"{time.time():.6f}"}
     headers = {"x-emulator-request-id": outcome.request_id, "x-emulator-cold": str(outcome.cold).lower()}
     if outcome.env_id:
         headers["x-emulator-env"] = outcome.env_id
