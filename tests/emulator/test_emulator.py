@@ -344,3 +344,56 @@ def test_report_status_and_init_start_lines() -> None:
         post(emu, {"crash": True})
         crash_line = next(line for line in emu.service.logs.lines if line.startswith("REPORT"))
         assert "\tStatus: error\tError Type: Runtime.ExitError" in crash_line
+
+
+def raw_request(emu: EmulatorThread, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", emu.emulator.port), timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        return int(lines[0].split()[1]), headers, rest
+
+
+def test_front_door_headers_queries_cookies_as_api_gateway_builds_them() -> None:
+    request = (b"POST /run?a=1&a=2&q=hello%20world HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+               b"X-Request-Id: first\r\nX-Request-Id: second\r\nCookie: a=1\r\nCookie: b=2\r\n"
+               b"Connection: close\r\n\r\n{}")
+    with emulator("echo", event_format="http") as emu:
+        event = json.loads(raw_request(emu, request)[2])["event"]
+        assert event["headers"]["x-request-id"] == "first,second" and "cookie" not in event["headers"]
+        assert event["cookies"] == ["a=1", "b=2"]
+        assert event["queryStringParameters"] == {"a": "1,2", "q": "hello world"}
+    from twinserve.emulator.frontdoor import api_gateway_event
+    from twinserve.emulator.httpserver import Request
+
+    req = Request("POST", "/run", "a=1&a=2&q=hello%20world", {"x-request-id": "first,second"}, b"{}",
+                  header_pairs=[("x-request-id", "first"), ("x-request-id", "second")])
+    rest = api_gateway_event(req, "rest")
+    assert rest["multiValueHeaders"]["x-request-id"] == ["first", "second"]
+    assert rest["headers"]["x-request-id"] == "second"  # a REST API keeps the last in `headers`
+    assert rest["multiValueQueryStringParameters"] == {"a": ["1", "2"], "q": ["hello world"]}
+    assert api_gateway_event(req, "alb")["queryStringParameters"] == {"a": "2", "q": "hello%20world"}  # undecoded
+
+
+def test_head_responses_carry_no_body() -> None:
+    with emulator("hello") as emu:
+        status, headers, body = raw_request(emu, b"HEAD /run HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 200 and body == b"" and headers.get("content-length", "0") == "0"
+
+
+def test_a_runtime_that_exits_after_answering_frees_its_slot_at_once() -> None:
+    with emulator("exits_after_answering", concurrency=1) as emu:
+        first = post(emu)
+        started = time.monotonic()
+        second = post(emu)  # a new environment at once: before, the dead one's slot was held for 5 s
+        assert (first[0], second[0]) == (200, 200) and first[2]["pid"] != second[2]["pid"]
+        assert time.monotonic() - started < 3.0  # far from the 5 s parking timeout (a behaviour, not a speed)

@@ -149,3 +149,15 @@ def meddler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with open(event["record"], "w") as fh:
         json.dump(seen, fh)
     return {"returned": True}
+
+
+def exits_after_answering(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answers through the Runtime API by hand, then its process exits before it is back in /next
+    (a runtime that crashes right after answering)."""
+    import urllib.request
+
+    api = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime"
+    body = json.dumps(_http({"answered": True, "pid": os.getpid()})).encode()
+    url = f"{api}/invocation/{context.aws_request_id}/response"
+    urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5).read()
+    os._exit(1)

@@ -94,6 +94,12 @@ class FrontDoor:
 
     # --- API Gateway -------------------------------------------------------------------------
     async def _api_gateway(self, req: Request) -> Response:
+        response = await self._front_door(req)
+        if req.method == "HEAD":  # the answer's headers, never a body
+            return Response(response.status, b"", response.headers, response.after_write)
+        return response
+
+    async def _front_door(self, req: Request) -> Response:
         limit = ALB_PAYLOAD_LIMIT_BYTES if self.event_format == "alb" else SYNC_PAYLOAD_LIMIT_BYTES
         if req.too_large is not None or len(req.body) > limit:
             return _json(413, {"message": "Request Entity Too Large"},
@@ -242,8 +248,16 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
     epoch_s = time.time()
     request_id = os.urandom(8).hex()
     source_ip = "127.0.0.1"
-    pairs = [p.partition("=") for p in req.query.split("&") if p]
-    query = {k: v for k, _, v in pairs} or None
+    # API Gateway decodes the query string (an HTTP API joins repeated names with commas; a REST
+    # API keeps the last, and all in multiValueQueryStringParameters); an ALB passes it undecoded.
+    decoded = urllib.parse.parse_qsl(req.query, keep_blank_values=True)
+    raw_pairs = [(k, v) for k, _, v in (p.partition("=") for p in req.query.split("&") if p)]
+    multi_query: dict[str, list[str]] = {}
+    for key, value in (raw_pairs if event_format == "alb" else decoded):
+        multi_query.setdefault(key, []).append(value)
+    multi_headers: dict[str, list[str]] = {}
+    for key, value in req.header_pairs or list(req.headers.items()):
+        multi_headers.setdefault(key, []).append(value)
     if event_format in ("http", "url"):
         context = {
             "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
@@ -254,22 +268,30 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
         if event_format == "url":  # a function URL's event has no stage, and names the URL's domain
             del context["stage"]
             context.update(apiId="local", domainName=f"local.lambda-url.{ACCOUNT_REGION}.on.aws")
-        return {
+        headers = dict(req.headers)
+        cookie = headers.pop("cookie", None)  # payload 2.0 moves cookies to their own field
+        event: dict[str, Any] = {
             "version": "2.0", "routeKey": "$default", "rawPath": req.path, "rawQueryString": req.query,
-            "headers": dict(req.headers), "queryStringParameters": query, "requestContext": context,
-            "body": body, "isBase64Encoded": is_b64,
+            "headers": headers, "requestContext": context, "body": body, "isBase64Encoded": is_b64,
         }
+        if multi_query:
+            event["queryStringParameters"] = {k: ",".join(v) for k, v in multi_query.items()}
+        if cookie:
+            event["cookies"] = [c.strip() for c in cookie.split(";") if c.strip()]
+        return event
     if event_format == "alb":
         return {
             "requestContext": {"elb": {"targetGroupArn": f"arn:aws:elasticloadbalancing:{ACCOUNT_REGION}:"
                                                          f"{ACCOUNT_ID}:targetgroup/local/0123456789abcdef"}},
-            "httpMethod": req.method, "path": req.path, "queryStringParameters": query or {},
-            "headers": dict(req.headers), "body": body or "", "isBase64Encoded": is_b64,
+            "httpMethod": req.method, "path": req.path,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()},
+            "headers": {k: v[-1] for k, v in multi_headers.items()}, "body": body or "", "isBase64Encoded": is_b64,
         }
     return {
-        "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method, "headers": dict(req.headers),
-        "multiValueHeaders": {k: [v] for k, v in req.headers.items()}, "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "resource": "/{proxy+}", "path": req.path, "httpMethod": req.method,
+        "headers": {k: v[-1] for k, v in multi_headers.items()}, "multiValueHeaders": multi_headers,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": {"proxy": req.path.lstrip("/")}, "stageVariables": None,
         "requestContext": {"accountId": ACCOUNT_ID, "apiId": "local", "httpMethod": req.method,
                            "path": "/prod" + req.path, "protocol": "HTTP/1.1", "requestId": request_id,

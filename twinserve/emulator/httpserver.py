@@ -35,9 +35,10 @@ class Request:
     method: str
     path: str
     query: str
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str]  # lower-case names; a header sent more than once is its values joined (RFC 9110)
     body: bytes
     too_large: int | None = None  # declared size when the body was refused unread
+    header_pairs: list[tuple[str, str]] = field(default_factory=list)  # every header as sent, in order
 
 
 @dataclass
@@ -91,6 +92,7 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.url = b""
         self.headers: dict[str, str] = {}
+        self.header_pairs: list[tuple[str, str]] = []
         self.head_bytes = 0
         self.body: list[bytes] = []
         self.body_bytes = 0
@@ -105,7 +107,10 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_head(len(name) + len(value) + 4)
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1").strip()
+        self.header_pairs.append((key, text))
+        previous = self.headers.get(key)
+        self.headers[key] = text if previous is None else previous + ("; " if key == "cookie" else ",") + text
 
     def _count_head(self, size: int) -> None:
         self.head_bytes += size
@@ -129,7 +134,7 @@ class _Connection(asyncio.Protocol):
     def _request(self, body: bytes, too_large: int | None) -> Request:
         path, _, query = self.url.decode("latin-1").partition("?")
         method = self.parser.get_method().decode("latin-1")
-        return Request(method, path, query, self.headers, body, too_large)
+        return Request(method, path, query, self.headers, body, too_large, self.header_pairs)
 
     def _refuse(self, size: int) -> None:
         """Answer now with what came so far (`too_large` set); the rest of the body is never read,

@@ -177,10 +177,18 @@ class EnvironmentPool:
             else:
                 self._park_timed_out(env, parked)
 
+        def died(_: object) -> None:
+            """A runtime that exits after answering is gone at once, not held busy until the timer."""
+            if not parked.done() and env.on_next is back_in_next:
+                timer.cancel()
+                self._park_timed_out(env, parked)
+
         if env.in_next:
             back_in_next()
         else:
             env.on_next = back_in_next
+            if env.exited is not None:
+                env.exited.add_done_callback(died)
 
     def _park_timed_out(self, env: ExecutionEnvironment, parked: asyncio.Future[None]) -> None:
         """The runtime did not come back to /next after answering (or died): it is not reusable."""
