@@ -62,6 +62,30 @@ LIMITS = load_limits()
 LAMBDA = LIMITS.lambda_
 
 
+class DoorLimit(NamedTuple):
+    """The request (and response) size a Lambda function can receive behind one front door: the
+    smaller of the front door's own limit and Lambda's, and who sets it."""
+
+    bytes: int
+    set_by: str
+
+
+# One table per front door: API Gateway takes 10 MB but a synchronous Lambda invocation 6 MB; an ALB
+# hands a Lambda target 1 MB; a function URL, Lambda's 6 MB; an asynchronous invocation, 1 MB.
+DOOR_LIMITS: dict[str, DoorLimit] = {
+    "http": DoorLimit(min(LIMITS.api_gateway.payload_bytes, LAMBDA.sync_payload_bytes), "Lambda (synchronous)"),
+    "rest": DoorLimit(min(LIMITS.api_gateway.payload_bytes, LAMBDA.sync_payload_bytes), "Lambda (synchronous)"),
+    "url": DoorLimit(LAMBDA.sync_payload_bytes, "Lambda (synchronous)"),
+    "alb": DoorLimit(LIMITS.alb.lambda_payload_bytes, "ALB (Lambda targets)"),
+    "event": DoorLimit(LAMBDA.async_payload_bytes, "Lambda (asynchronous)"),
+}
+
+
+def door_limit_text(front_door: str) -> str:
+    limit = DOOR_LIMITS[front_door]
+    return f"payload limit ({limit.bytes / 2**20:g} MB, {limit.set_by})"
+
+
 def lambda_memory_problem(memory_mb: float) -> str | None:
     """Why Lambda would refuse this memory size, or None."""
     if not LAMBDA.memory_mb_min <= memory_mb <= LAMBDA.memory_mb_max:

@@ -79,6 +79,14 @@ class MemoryConfigurable(Protocol):
 
 
 @runtime_checkable
+class FrontDoored(Protocol):
+    """A Lambda target reached through a known front door (http, rest, url or alb): its limits
+    are that door's (prediction_core.aws_limits.DOOR_LIMITS)."""
+
+    front_door: str
+
+
+@runtime_checkable
 class ExampleSource(Protocol):
     """Knows a valid request for the model it serves (a deployment: from its GET /model)."""
 

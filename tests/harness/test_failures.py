@@ -68,7 +68,7 @@ def _record(status: int, **server: Any) -> Record:
 
 @pytest.mark.parametrize(("status", "server", "limit"), [
     (200, {}, None),
-    (413, {}, "payload limit (6 MB)"),
+    (413, {}, "payload limit (6 MB, Lambda (synchronous))"),
     (504, {"report_status": "timeout"}, "Lambda timeout (10 s)"),
     (502, {"report_status": "error", "report_error_type": "Runtime.OutOfMemory"}, "Lambda memory"),
     (503, {}, "front door timeout (API Gateway 29-30 s, or the load balancer's)"),

@@ -82,10 +82,26 @@ def test_cold_start_records_carry_the_anatomy(full_run: dict[str, Any]) -> None:
 
 
 def test_limits_find_the_payload_limit(full_run: dict[str, Any]) -> None:
-    for target in ("local-lambda", "local-container"):
+    for target, who in (("local-lambda", "Lambda (synchronous)"), ("local-container", "the service's contract")):
         findings = full_run["summary"]["findings"][f"{target}/limits"]
         assert findings["largest_ok_batch"] == 1000
-        assert findings["stopped_by"] == "payload limit (6 MB)" and findings["at_batch"] == 8000
+        assert findings["stopped_by"] == f"payload limit (6 MB, {who})" and findings["at_batch"] == 8000
+
+
+def test_limits_behind_an_alb_are_1_mb(logreg_bundle: TrainResult, tmp_path: Path) -> None:
+    """Behind an ALB a Lambda target receives at most 1 MB: a batch of 1,000 rows (about 0.8 MB here
+    with the 30-feature model) passes, 2,000 do not, where API Gateway would take 8,000."""
+    import prediction_core
+
+    package = ensure_local_package(logreg_bundle.bundle_dir, "native", "onnx", root=tmp_path / "lam")
+    target = LocalLambdaTarget(package=package, runtime="onnx", front_door="alb")
+    example = prediction_core.load(logreg_bundle.bundle_dir).schema.example_instance()
+    summary = run_bench([target], ["limits"], tmp_path / "alb", options=Options(limit_batches=(1, 1000, 2000)),
+                        example=example)
+    findings = summary["findings"]["local-lambda/limits"]
+    assert findings["stopped_by"] == "payload limit (1 MB, ALB (Lambda targets))"
+    assert (findings["largest_ok_batch"], findings["at_batch"]) == (1000, 2000)
+    assert findings["largest_ok_body_bytes"] < 2**20 < findings["body_bytes"]
 
 
 def test_a_run_resumes_and_repeats_on_request(full_run: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from prediction_core.aws_limits import LAMBDA
+from prediction_core.aws_limits import DOOR_LIMITS
 from twinserve.emulator.async_queue import AsyncPolicy, AsyncQueue
 from twinserve.emulator.config import ACCOUNT_ID, SYNC_PAYLOAD_LIMIT_BYTES, InvokeOutcome
 from twinserve.emulator.httpserver import Request, Response
@@ -37,7 +37,7 @@ ADMIN_PREFIX = "/_emulator/"
 # fixed; REST API 29 s by default); a function URL waits for the function's own timeout (900 s at
 # most); an ALB for its idle timeout (60 s by default).
 INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0, "url": 900.0, "alb": 60.0}
-ALB_PAYLOAD_LIMIT_BYTES = 1024 * 1024  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
+ALB_PAYLOAD_LIMIT_BYTES = DOOR_LIMITS["alb"].bytes  # prediction_core/data/aws-limits.json
 # What each front door answers when Lambda throttles the invocation, or the function fails: behind
 # an HTTP API a Lambda throttle is an integration failure (500), behind a REST API a 502, a function
 # URL passes Lambda's 429 on, an ALB answers 503 (its access logs name the cause LambdaThrottling).
@@ -100,8 +100,7 @@ class FrontDoor:
         return response
 
     async def _front_door(self, req: Request) -> Response:
-        limit = ALB_PAYLOAD_LIMIT_BYTES if self.event_format == "alb" else SYNC_PAYLOAD_LIMIT_BYTES
-        if req.too_large is not None or len(req.body) > limit:
+        if req.too_large is not None or len(req.body) > DOOR_LIMITS[self.event_format].bytes:
             return _json(413, {"message": "Request Entity Too Large"},
                          **{"x-amzn-errortype": "RequestEntityTooLargeException"})
         payload = orjson.dumps(api_gateway_event(req, self.event_format))
@@ -163,7 +162,7 @@ class FrontDoor:
             return _invalid(f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                             "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
                             "ValidationException")
-        limit = LAMBDA.async_payload_bytes if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT_BYTES
+        limit = DOOR_LIMITS["event"].bytes if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT_BYTES
         if req.too_large is not None or len(req.body) > limit:
             size = req.too_large or len(req.body)
             return _json(413, {"Type": "User", "message": f"{size} byte payload is too large for the "

@@ -1,5 +1,6 @@
 """Grow the batch until a limit stops it: Lambda's timeout, API Gateway's 30 s integration timeout,
-the 6 MB payload limit, the 10,000-instance contract limit, or the container's own timeouts."""
+the payload limit of the front door (6 MB through API Gateway and function URLs, 1 MB behind an
+ALB), the 10,000-instance contract limit, or the container's own timeouts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from typing import Any
 
 from benchmarks.harness.context import Context
 from benchmarks.harness.records import Record
+from benchmarks.harness.targets import FrontDoored
+from prediction_core.aws_limits import door_limit_text
+from prediction_core.contract import DEFAULT_MAX_BODY_BYTES
 
 API_GATEWAY_MAX_BYTES = 10 * 1024 * 1024
 
 
-def classify(rec: Record, timeout_s: float | None) -> str | None:
+def classify(rec: Record, timeout_s: float | None, payload: str = door_limit_text("http")) -> str | None:
     """Which limit a failed response hit, or None when the batch went through. The function's own
     word comes first: the emulator's error header locally, the REPORT line's Status and Error Type
     on AWS. Then the front door's status: HTTP API answers 503 on its 30 s integration timeout and
@@ -21,8 +25,8 @@ def classify(rec: Record, timeout_s: float | None) -> str | None:
     if rec.status == 200:
         return None
     error = rec.server.get("function_error") or rec.server.get("report_error_type") or ""
-    if rec.status == 413:
-        return "payload limit (6 MB)"
+    if rec.status == 413 or error == "Function.ResponseSizeTooLarge":
+        return payload
     if rec.status == 422:
         return "instance limit (10,000 per request)"
     if error == "Sandbox.Timedout" or rec.server.get("report_status") == "timeout":
@@ -40,6 +44,10 @@ def classify(rec: Record, timeout_s: float | None) -> str | None:
 
 def run(ctx: Context) -> dict[str, Any]:
     timeout_s = ctx.target.timeout_s if ctx.target.kind == "lambda" else None
+    if ctx.target.kind == "lambda":
+        payload = door_limit_text(ctx.target.front_door if isinstance(ctx.target, FrontDoored) else "http")
+    else:
+        payload = f"payload limit ({DEFAULT_MAX_BODY_BYTES / 2**20:g} MB, the service's contract)"
     largest_ok: int | None = None
     stopped: dict[str, Any] = {"stopped_by": "none up to the largest batch tried"}
     for size in ctx.options.limit_batches:
@@ -49,7 +57,7 @@ def run(ctx: Context) -> dict[str, Any]:
             break
         rec = ctx.send(body, step=size)
         ctx.progress(1)
-        limit = classify(rec, timeout_s)
+        limit = classify(rec, timeout_s, payload)
         if limit is None:
             largest_ok = size
             continue
