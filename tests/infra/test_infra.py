@@ -179,6 +179,9 @@ def test_snapstart_on_published_versions(synth: Callable[..., tuple[Any, Any]]) 
         ({"memory": 512}, "unknown settings ['memory']"),
         ({"memory_mb": "lots"}, "is not a int"),
         ({"reserved_concurrency": 2, "provisioned_concurrency": 3}, "cannot exceed reserved"),
+        ({"base_path": "ml"}, "base_path='ml': empty, or a path like /ml"),
+        ({"base_path": "/ml/"}, "no trailing /"),
+        ({"api_type": "grpc"}, "api_type='grpc' is not one of http, rest, url, alb"),
     ],
 )
 def test_invalid_configurations_are_refused(settings: dict[str, Any], message: str) -> None:
@@ -263,6 +266,14 @@ def test_the_cost_model_runs_the_fleet_the_service_stack_deploys(synth: Callable
     assert running[-1] == expected
     assert inputs.deployed_options == ["lambda:http:x86_64:pc", "fargate:x86_64"]
     assert inputs.provisioned_concurrency == 3 and inputs.public_task_ips
+
+
+def test_base_path_reaches_the_function(synth: Callable[..., tuple[Any, Any]]) -> None:
+    from aws_cdk.assertions import Match
+
+    function, _ = synth(base_path="/ml")
+    function.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"TWINSERVE_BASE_PATH": "/ml"})}})
 
 
 @pytest.mark.parametrize("front_door", ["url", "alb"])
