@@ -21,6 +21,15 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "runtime": ("onnx", "sklearn", "lean"), "door": ("native", "asgi"), "packaging": ("zip", "image"),
     "arch": ("x86_64", "arm64"), "api_type": ("http", "rest", "url", "alb"), "log_retention_days": LOG_RETENTION_DAYS,
 }
+# cdk-nag findings of a public load balancer in its own VPC, shared by both stacks, with the reason each stays.
+PUBLIC_ALB_SUPPRESSIONS = [
+    {"id": "AwsSolutions-VPC7", "reason": "VPC flow logs cost per GB and are not part of the comparison; "
+                                          "enable them for production."},
+    {"id": "AwsSolutions-ELB2", "reason": "ALB access logs need an S3 bucket and cost per request; enable "
+                                          "them for production."},
+    {"id": "AwsSolutions-EC23", "reason": "A public HTTP endpoint on port 80 is the benchmark target; add an "
+                                          "HTTPS listener with your certificate for production."},
+]
 HANDLERS = {"native": "functions.predict.handler.handler", "asgi": "functions.asgi.handler.handler"}
 
 

@@ -21,7 +21,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.assets import lambda_image_code, lambda_zip_code
-from infra.config import RETENTION_NAMES, DeploymentConfig
+from infra.config import PUBLIC_ALB_SUPPRESSIONS, RETENTION_NAMES, DeploymentConfig
 from prediction_core.aws_limits import LIMITS
 
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
@@ -119,14 +119,7 @@ class FunctionStack(Stack):
                                                 "for it (binary wheels are version-specific)."},
         ]
         if config.api_type == "alb":
-            reasons += [
-                {"id": "AwsSolutions-VPC7", "reason": "VPC flow logs cost per GB and are not part of the comparison; "
-                                                      "enable them for production."},
-                {"id": "AwsSolutions-ELB2", "reason": "ALB access logs need an S3 bucket and cost per request; enable "
-                                                      "them for production."},
-                {"id": "AwsSolutions-EC23", "reason": "A public HTTP endpoint on port 80 is the benchmark target; add "
-                                                      "TLS and a narrower source for production."},
-            ]
+            reasons += PUBLIC_ALB_SUPPRESSIONS
         if config.api_type == "rest":
             reasons += [
                 {"id": "AwsSolutions-APIG2", "reason": "Request validation happens in the function (the shared "

@@ -13,7 +13,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.assets import PLATFORMS, container_context
-from infra.config import DeploymentConfig
+from infra.config import PUBLIC_ALB_SUPPRESSIONS, DeploymentConfig
 from infra.function_stack import retention
 
 CONTAINER_PORT = 8080
@@ -83,12 +83,7 @@ class ServiceStack(Stack):
                                            f"{config.capacity_utilization:.0%} utilisation"
                                            if config.per_task_capacity_rps or config.capacity_from else ""))
         NagSuppressions.add_stack_suppressions(self, [
-            {"id": "AwsSolutions-VPC7", "reason": "VPC flow logs cost per GB and are not part of the comparison; "
-                                                  "enable them for production."},
-            {"id": "AwsSolutions-ELB2", "reason": "ALB access logs need an S3 bucket and cost per request; enable "
-                                                  "them for production."},
-            {"id": "AwsSolutions-EC23", "reason": "A public HTTP endpoint on port 80 is the benchmark target; add an "
-                                                  "HTTPS listener with your certificate for production."},
+            *PUBLIC_ALB_SUPPRESSIONS,
             {"id": "AwsSolutions-ECS4", "reason": "Container Insights is an option (container_insights=true): it "
                                                   "has its own cost."},
             {"id": "AwsSolutions-IAM5", "reason": "The task execution role's ECR and logs permissions come from "
