@@ -16,8 +16,8 @@ from cost_model.container_costs import validate_fargate_size
 from cost_model.fleet import ScalingPolicy
 from cost_model.options import (
     DEFAULT_OPTIONS,
+    SECONDS_PER_MONTH,
     Deployment,
-    FargateOption,
     LambdaOption,
     Option,
     constant_rate_usd,
@@ -207,19 +207,19 @@ def sweep_constant_rates(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray
     the cheapest container option at each rate, and where those two cross (break-even)."""
     rates = np.asarray(rates_per_s, dtype=np.float64)
     dep = deployment(inputs, rates)
-    requests = rates * 30 * 24 * 3600.0
+    requests = rates * SECONDS_PER_MONTH
     with np.errstate(divide="ignore", invalid="ignore"):
         initial = np.where(requests > 0, np.ceil(rates * inputs.lambda_duration_ms / 1000.0) / requests, 0.0)
     cold = np.minimum(np.exp(-rates * inputs.keep_alive_min * 60.0) + initial, 1.0)
     curves = {}
     for name in option_names(inputs, options):
         option = parse_option(name)
-        if isinstance(option, LambdaOption) and option.mode == "pc" and inputs.provisioned_concurrency is None:
-            # provisioned for each rate's own concurrency: the least that holds that rate warm
-            needed = np.maximum(1.0, np.ceil(rates * inputs.lambda_duration_ms / 1000.0))
+        if isinstance(option, LambdaOption) and option.mode == "pc":
+            # without a configured count, provisioned for each rate's own concurrency: the least that
+            # holds that rate warm
+            needed = np.maximum(1.0, np.ceil(rates * inputs.lambda_duration_ms / 1000.0)) \
+                if inputs.provisioned_concurrency is None else None
             curves[name] = constant_rate_usd(prices, option, dep, rates, np.zeros_like(rates), needed)
-        elif isinstance(option, LambdaOption) and option.mode == "pc":
-            curves[name] = constant_rate_usd(prices, option, dep, rates, np.zeros_like(rates))
         else:
             curves[name] = constant_rate_usd(prices, option, dep, rates, cold)
     lam_names = [k for k in curves if k.startswith("lambda")]
@@ -239,5 +239,5 @@ def sweep_constant_rates(prices: PriceBook, inputs: Inputs, rates_per_s: NDArray
             "options": {k: v.tolist() for k, v in curves.items()}, "break_even_rps": crossings, "source": "modeled"}
 
 
-__all__ = ["FargateOption", "Inputs", "blended_p99_ms", "compare", "deployment", "option_names", "simulation_key",
+__all__ = ["Inputs", "blended_p99_ms", "compare", "deployment", "option_names", "simulation_key",
            "sweep_constant_rates"]

@@ -22,10 +22,11 @@ from numpy.typing import NDArray
 
 from cost_model.apigw_costs import metered_requests
 from cost_model.bill import Bill, tiered_usd
-from cost_model.container_costs import alb_lcus
+from cost_model.container_costs import alb_lcus, data_transfer_out_usd
 from cost_model.fleet import ScalingPolicy, fleet_per_minute, steady_tasks
 from cost_model.lambda_costs import BYTES_PER_GB, MB_PER_GB
 from cost_model.prices import PriceBook
+from cost_model.traffic import MINUTES_PER_MONTH
 
 FrontDoor: TypeAlias = Literal["http", "rest", "url", "alb"]
 Arch: TypeAlias = Literal["x86_64", "arm64"]
@@ -34,7 +35,6 @@ FRONT_DOORS: dict[str, str] = {"http": "API Gateway HTTP API", "rest": "API Gate
 ARCHES = ("x86_64", "arm64")
 LAMBDA_MODES = ("", "pc", "snapstart")
 ALB_ZONES = 2  # an internet-facing ALB has an address per zone, each a billed public IPv4
-MINUTES_PER_MONTH = 30 * 24 * 60
 HOURS_PER_MONTH = MINUTES_PER_MONTH / 60
 SECONDS_PER_MONTH = MINUTES_PER_MONTH * 60.0
 KB_PER_GB = 1024.0 * 1024.0
@@ -120,17 +120,14 @@ class Deployment:
 def data_transfer_lines(bill: Bill, prices: PriceBook, requests: float, response_kb: float) -> None:
     gb = requests * response_kb / KB_PER_GB
     bill.add("Data transfer out to the internet (first 100 GB/month free)", gb, "GB",
-             float(tiered_usd(gb, prices.tiers("data_transfer.out"))))
+             float(data_transfer_out_usd(prices, gb)))
 
 
 def alb_lines(bill: Bill, prices: PriceBook, dep: Deployment, rates_per_s: NDArray[np.float64], *,
               lambda_targets: bool) -> None:
     """Whole ALB hours (a partial hour is billed as one), LCUs hour by hour, its per-zone IPv4s."""
     hours = math.ceil(rates_per_s.size / 60)
-    hourly = np.resize(rates_per_s, hours * 60).reshape(hours, 60).mean(axis=1)
-    gb_per_hour = hourly * 3600 * (dep.request_kb + dep.response_kb) / KB_PER_GB
-    lcus = alb_lcus(new_connections_per_s=hourly * dep.new_connections_per_request, connection_duration_s=60,
-                    requests_per_s=hourly, processed_gb_per_hour=gb_per_hour, rules=1, lambda_targets=lambda_targets)
+    lcus = _lcus(dep, np.resize(rates_per_s, hours * 60).reshape(hours, 60).mean(axis=1), lambda_targets)
     bill.add("ALB hours (whole hours)", hours, "ALB-hours", hours * prices.usd("alb.hours"))
     bill.add("ALB capacity units" + (" (Lambda targets)" if lambda_targets else ""), float(lcus.sum()), "LCU-hours",
              float(lcus.sum()) * prices.usd("alb.lcu_hours"))
@@ -226,9 +223,7 @@ def constant_rate_usd(prices: PriceBook, option: Option, dep: Deployment, rates_
     per rate, replaces the deployment's provisioned concurrency."""
     rates = np.asarray(rates_per_s, dtype=np.float64)
     requests = rates * SECONDS_PER_MONTH
-    dt = prices.tiers("data_transfer.out")
-    usd = tiered_usd(requests * dep.response_kb / KB_PER_GB, dt)
-    gb_per_hour = rates * 3600 * (dep.request_kb + dep.response_kb) / KB_PER_GB
+    usd = data_transfer_out_usd(prices, requests * dep.response_kb / KB_PER_GB)
     if isinstance(option, LambdaOption):
         memory_gb = dep.memory_mb / MB_PER_GB
         busy_s = requests * math.ceil(dep.duration_ms) / 1000.0
@@ -256,7 +251,7 @@ def constant_rate_usd(prices: PriceBook, option: Option, dep: Deployment, rates_
             usd = usd + tiered_usd(metered_requests(requests, dep.request_kb, option.front_door),
                                    prices.tiers(f"apigw.{option.front_door}.requests"))
         elif option.front_door == "alb":
-            usd = usd + _alb_constant_usd(prices, dep, rates, gb_per_hour, lambda_targets=True)
+            usd = usd + _alb_constant_usd(prices, dep, rates, lambda_targets=True)
         return np.asarray(usd, dtype=np.float64)
     tasks = steady_tasks(dep.policy, rates, dep.per_task_rps)
     task_s = tasks * SECONDS_PER_MONTH
@@ -265,19 +260,26 @@ def constant_rate_usd(prices: PriceBook, option: Option, dep: Deployment, rates_
                                    + dep.fargate_memory_gb * prices.usd(f"fargate.memory.{option.arch}"))
     if dep.public_task_ips:
         usd = usd + task_s / 3600 * prices.usd("ipv4.public_hours")
-    usd = usd + _alb_constant_usd(prices, dep, rates, gb_per_hour, lambda_targets=False)
+    usd = usd + _alb_constant_usd(prices, dep, rates, lambda_targets=False)
     if dep.nat_gateways:
         usd = usd + dep.nat_gateways * HOURS_PER_MONTH * prices.usd("nat.hours")
     return np.asarray(usd, dtype=np.float64)
 
 
-def _alb_constant_usd(prices: PriceBook, dep: Deployment, rates: NDArray[np.float64],
-                      gb_per_hour: NDArray[np.float64], *, lambda_targets: bool) -> NDArray[np.float64]:
-    lcus = alb_lcus(new_connections_per_s=rates * dep.new_connections_per_request, connection_duration_s=60,
-                    requests_per_s=rates, processed_gb_per_hour=gb_per_hour, rules=1, lambda_targets=lambda_targets)
+def _lcus(dep: Deployment, rates_per_s: NDArray[np.float64], lambda_targets: bool) -> NDArray[np.float64]:
+    """LCUs of an hour at each request rate (the monthly bill's hours, or the sweep's constant rates)."""
+    gb_per_hour = rates_per_s * 3600 * (dep.request_kb + dep.response_kb) / KB_PER_GB
+    return alb_lcus(new_connections_per_s=rates_per_s * dep.new_connections_per_request, connection_duration_s=60,
+                    requests_per_s=rates_per_s, processed_gb_per_hour=gb_per_hour, rules=1,
+                    lambda_targets=lambda_targets)
+
+
+def _alb_constant_usd(prices: PriceBook, dep: Deployment, rates: NDArray[np.float64], *,
+                      lambda_targets: bool) -> NDArray[np.float64]:
+    lcus = _lcus(dep, rates, lambda_targets)
     return np.asarray(HOURS_PER_MONTH * (prices.usd("alb.hours") + lcus * prices.usd("alb.lcu_hours")
                                          + ALB_ZONES * prices.usd("ipv4.public_hours")), dtype=np.float64)
 
 
-__all__ = ["DEFAULT_OPTIONS", "Deployment", "FargateOption", "LambdaOption", "Option",
+__all__ = ["DEFAULT_OPTIONS", "SECONDS_PER_MONTH", "Deployment", "FargateOption", "LambdaOption", "Option",
            "constant_rate_usd", "fargate_bill_for", "lambda_bill_for", "parse_option"]
