@@ -25,7 +25,7 @@ from prediction_core.aws_limits import LAMBDA
 from twinserve.packaging import read_package_report
 from twinserve.report import charts
 from twinserve.report.aws_estimate import estimates
-from twinserve.simulator.options import measured_samples, simulate_options
+from twinserve.simulator.options import samples_from_records, simulate_options
 
 PACKAGE_LIMIT_MB = LAMBDA.unzipped_package_bytes // 2**20
 TUNING_PROFILE = "diurnal"  # the traffic the report's memory recommendation is made for
@@ -70,7 +70,7 @@ def build(results: Path, *, peak_rps: float = 20.0, slo_ms: float = 100.0, regio
     inputs = inputs_from_results(results)
     inputs.slo_p99_ms = slo_ms
     tuning = _power_tuning(summary, prices, inputs, peak_rps)
-    samples = measured_samples(results)
+    samples = samples_from_records(records)  # raw.jsonl, read once above
     comparisons = {}
     for name in PROFILES:
         rates = profile_rates(name, peak_rps)

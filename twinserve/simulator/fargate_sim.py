@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from cost_model.fleet import METRIC_PERIOD_S, Autoscaler, ScalingPolicy
 from twinserve.simulator.queueing import erlang_c, smoothed_rate
 from twinserve.simulator.result import SimResult, check_samples, draw, latency_summary, timeline
+from twinserve.simulator.trace import bin_index
 
 SAMPLED_REQUESTS = 400_000
 
@@ -103,8 +104,7 @@ def simulate_fargate_exact(times_s: NDArray[np.float64], params: FargateParams, 
         latency_s[i] = start - t + service_s[i]
         busy += service_s[i]
     answered = ~np.isnan(latency_s)
-    bins = math.ceil((float(times_s[-1]) if n else 0.0) / bin_s + 1e-9) or 1
-    idx = np.minimum((times_s // bin_s).astype(np.int64), bins - 1)
+    idx, bins = bin_index(times_s, bin_s)
     instances = np.zeros(bins)
     np.maximum.at(instances, idx, tasks_at)
     counts = np.bincount(idx, minlength=bins).astype(np.float64)

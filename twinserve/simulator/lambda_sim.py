@@ -9,7 +9,6 @@ Scale-out rate: each function can add 1,000 execution environments every 10 seco
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from scipy import stats
 
 from twinserve.simulator.queueing import erlang_b, smoothed_rate
 from twinserve.simulator.result import SimResult, check_samples, draw, latency_summary, timeline
+from twinserve.simulator.trace import bin_index
 
 SCALE_OUT_PER_10S = 1000
 SAMPLED_REQUESTS = 400_000  # aggregated mode: requests sampled for the latency percentiles
@@ -93,8 +93,7 @@ def simulate_lambda_exact(times_s: NDArray[np.float64], params: LambdaParams, *,
                 cold[i] = True
         envs_at[i] = on_demand + params.provisioned
     answered = ~np.isnan(latency_s)
-    bins = math.ceil((float(times_s[-1]) if n else 0.0) / bin_s + 1e-9) or 1
-    idx = np.minimum((times_s // bin_s).astype(np.int64), bins - 1)
+    idx, bins = bin_index(times_s, bin_s)
     instances = np.full(bins, -1.0)
     np.maximum.at(instances, idx, envs_at)
     instances = _forward_fill(instances, start=float(params.provisioned))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,18 @@ def lognormal_samples(p50_ms: float, p99_ms: float, n: int = 5000, *, seed: int 
 
 
 def measured_samples(results: Path | None) -> dict[str, NDArray[np.float64]]:
-    """The run's answered latencies: warm and cold for the Lambda target, warm for the container."""
+    """The run's answered latencies (results/<id>/raw.jsonl), as `samples_from_records` sorts them."""
     raw = results / "raw.jsonl" if results else None
     if raw is None or not raw.is_file():
         return {}
+    return samples_from_records(json.loads(line) for line in raw.read_text().splitlines() if line)
+
+
+def samples_from_records(records: Iterable[dict[str, Any]]) -> dict[str, NDArray[np.float64]]:
+    """Answered latencies: warm and cold for the Lambda target, warm for the container."""
     found: dict[str, list[float]] = {"lambda_warm": [], "lambda_cold": [], "container_warm": []}
-    for line in raw.read_text().splitlines():
-        r = json.loads(line) if line else None
-        if not r or r.get("status") != 200:
+    for r in records:
+        if r.get("status") != 200:
             continue
         kind = "lambda" if r["target"].startswith(("local-lambda", "aws-lambda")) else "container"
         if r["scenario"] == "warm":

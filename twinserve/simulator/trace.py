@@ -8,6 +8,7 @@ unless a `second` column says they are one second).
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +39,19 @@ def arrivals_from_counts(counts: NDArray[np.float64], bin_s: float, rng: np.rand
     return np.sort(starts + rng.uniform(0.0, bin_s, starts.size))
 
 
+def bin_index(times_s: NDArray[np.float64], bin_s: float, duration_s: float | None = None
+              ) -> tuple[NDArray[np.int64], int]:
+    """Each time's bin, and how many bins: enough for `duration_s`, or up to the last time's."""
+    idx = (times_s // bin_s).astype(np.int64)
+    bins = math.ceil(duration_s / bin_s) if duration_s is not None else int(idx.max(initial=0)) + 1
+    return idx, max(bins, 1)
+
+
 def counts_from_arrivals(times_s: NDArray[np.float64], bin_s: float, duration_s: float | None = None
                          ) -> NDArray[np.float64]:
-    bins = int(np.ceil((duration_s if duration_s is not None else float(times_s.max(initial=0.0)) + 1e-9) / bin_s))
-    return np.bincount((times_s // bin_s).astype(np.int64), minlength=max(bins, 1)).astype(np.float64)[:max(bins, 1)]
+    """Requests per bin (times past `duration_s` are left out)."""
+    idx, bins = bin_index(times_s, bin_s, duration_s)
+    return np.bincount(idx, minlength=bins).astype(np.float64)[:bins]
 
 
 def read_trace(path: Path) -> Trace:
