@@ -168,7 +168,7 @@ class FrontDoor:
             return _json(413, {"Type": "User", "message": f"{size} byte payload is too large for the "
                                                         f"{invocation_type} invocation type (limit {limit} bytes)"},
                          **{"x-amzn-errortype": "RequestTooLargeException"})  # the Invoke API's name for it
-        if req.body and _loads_strict(req.body) is _NOT_JSON:
+        if req.body and not _is_json(req.body):
             return _invalid("Could not parse request body into json: Could not parse payload into json: "
                             "Unexpected character", "InvalidRequestContentException")
         client_context = req.headers.get("x-amz-client-context")
@@ -222,14 +222,20 @@ class FrontDoor:
         return None
 
 
-_NOT_JSON = object()
-
-
-def _loads_strict(payload: bytes) -> Any:
+def _is_json(payload: bytes) -> bool:
     try:
-        return json.loads(payload)
+        json.loads(payload)
     except ValueError:
-        return _NOT_JSON
+        return False
+    return True
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Every value of each name, in order."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
 
 
 def _invalid(message: str, error_type: str) -> Response:
@@ -249,14 +255,8 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
     source_ip = "127.0.0.1"
     # API Gateway decodes the query string (an HTTP API joins repeated names with commas; a REST
     # API keeps the last, and all in multiValueQueryStringParameters); an ALB passes it undecoded.
-    decoded = urllib.parse.parse_qsl(req.query, keep_blank_values=True)
-    raw_pairs = [(k, v) for k, _, v in (p.partition("=") for p in req.query.split("&") if p)]
-    multi_query: dict[str, list[str]] = {}
-    for key, value in (raw_pairs if event_format == "alb" else decoded):
-        multi_query.setdefault(key, []).append(value)
-    multi_headers: dict[str, list[str]] = {}
-    for key, value in req.header_pairs or list(req.headers.items()):
-        multi_headers.setdefault(key, []).append(value)
+    multi_query = _grouped([(k, v) for k, _, v in (p.partition("=") for p in req.query.split("&") if p)]
+                           if event_format == "alb" else urllib.parse.parse_qsl(req.query, keep_blank_values=True))
     if event_format in ("http", "url"):
         context = {
             "accountId": ACCOUNT_ID, "apiId": "local", "domainName": req.headers.get("host", "localhost"),
@@ -278,6 +278,7 @@ def api_gateway_event(req: Request, event_format: str) -> dict[str, Any]:
         if cookie:
             event["cookies"] = [c.strip() for c in cookie.split(";") if c.strip()]
         return event
+    multi_headers = _grouped(req.header_pairs or list(req.headers.items()))  # v1 events: every value
     if event_format == "alb":
         return {
             "requestContext": {"elb": {"targetGroupArn": f"arn:aws:elasticloadbalancing:{ACCOUNT_REGION}:"
