@@ -23,10 +23,11 @@ from twinserve.emulator.httpserver import HttpServer, Request, Response, serve
 from twinserve.emulator.sandbox import Sandbox, make_preexec, quiet_child_stops
 
 API = "/2018-06-01/runtime"
-RESPONSE_LIMIT_BYTES = SYNC_PAYLOAD_LIMIT_BYTES  # a synchronous invocation's response (the service checks it again)
 NEXT = f"{API}/invocation/next"
 JSON = {"content-type": "application/json"}
 ACCEPTED = Response(202, b'{"status":"OK"}', dict(JSON))
+INVALID_STATE = Response(403, b'{"errorMessage":"Invalid state transition","errorType":"InvalidStateTransition"}',
+                         dict(JSON))  # the Runtime API's answer to a call out of turn
 
 
 @dataclass
@@ -92,10 +93,9 @@ class ExecutionEnvironment:
                 return Response(400, b'{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}',
                                 dict(JSON))
             if inv.result.done():  # answered already: the Runtime API's 403, an invalid state transition
-                return Response(403, b'{"errorMessage":"Invalid state transition","errorType":'
-                                     b'"InvalidStateTransition"}', dict(JSON))
+                return INVALID_STATE
             inv.peak_memory_bytes = self.sandbox.peak_memory_bytes(self.pid)
-            if kind == "response" and len(req.body) > RESPONSE_LIMIT_BYTES:
+            if kind == "response" and len(req.body) > SYNC_PAYLOAD_LIMIT_BYTES:
                 # Too large: the runtime is told 413, the caller gets Function.ResponseSizeTooLarge.
                 inv.result.set_result(("response", req.body, None))
                 return Response(413, b'{"errorMessage":"Response payload size exceeded maximum allowed payload '
@@ -104,8 +104,7 @@ class ExecutionEnvironment:
             return ACCEPTED
         if req.method == "POST" and req.path == f"{API}/init/error":
             if self._ready is None or self._ready.done():  # INIT is over: the Runtime API's 403
-                return Response(403, b'{"errorMessage":"Invalid state transition","errorType":'
-                                     b'"InvalidStateTransition"}', dict(JSON))
+                return INVALID_STATE
             error_type = req.headers.get("lambda-runtime-function-error-type", "Runtime.Unknown")
             self._ready.set_exception(InitError(error_type, req.body))
             return ACCEPTED
